@@ -1,0 +1,51 @@
+/**
+ * What every API method receives: the resolved request context and the parts of
+ * the service it may use.
+ */
+import type { CommandHandler } from "../commands/handler.js";
+import { FailedPrecondition, MetadataError } from "../domain/errors.js";
+import { validateIdentifier } from "../domain/identifiers.js";
+import type { Projection } from "../projections/projection.js";
+import type { Body } from "./wire.js";
+
+export interface RequestContext {
+  /** Namespace of the request: header `containerd-namespace` or the subject token; "" when none. */
+  namespace: string;
+  /** Lease of the request (header `containerd-lease`), if any. */
+  lease?: string;
+  requestId: string;
+}
+
+export interface ServiceDeps {
+  commands: CommandHandler;
+  projection: Projection;
+  /** Snapshotter names the service accepts. */
+  snapshotters: ReadonlySet<string>;
+  /** Run a garbage collection and wait for it; undefined until GC is wired in. */
+  collectGarbage?: () => Promise<Body>;
+}
+
+export interface MethodResult {
+  body: Body;
+  /** Log sequence the reply reflects. */
+  revision?: number;
+}
+
+export type Method = (context: RequestContext, body: Body, deps: ServiceDeps) => Promise<MethodResult> | MethodResult;
+
+/** service name → method name → implementation. */
+export type MethodTable = Record<string, Record<string, Method>>;
+
+/**
+ * Check the request's namespace as containerd does before any other validation:
+ * missing is FailedPrecondition, invalid is InvalidArgument.
+ */
+export function requireNamespace(context: RequestContext): string {
+  if (context.namespace === "") throw new FailedPrecondition("namespace is required");
+  try {
+    validateIdentifier(context.namespace);
+  } catch (error) {
+    throw (error as MetadataError).wrap("namespace validation");
+  }
+  return context.namespace;
+}

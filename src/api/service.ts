@@ -1,0 +1,194 @@
+/**
+ * The NATS request/reply API, served with `@nats-io/services` so it is discoverable
+ * through `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS`.
+ *
+ * Every endpoint listens on `P.api.v1.*.<service>.<method>` in one queue group; the
+ * wildcard token is the request's namespace. Every handler is wrapped so each request
+ * gets exactly one reply: a body, or error headers (`Nats-Service-Error`,
+ * `Nats-Service-Error-Code` with the gRPC code) plus `{error: {kind, code, message}}`.
+ */
+import { randomUUID } from "node:crypto";
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
+import { InvalidArgument, MetadataError, quote, UnknownError } from "../domain/errors.js";
+import { packValue, unpackValue } from "../events/codec.js";
+import { decodeToken, encodeToken, type Layout } from "../nats/subjects.js";
+import { containerMethods } from "./containers.js";
+import { contentMethods } from "./content.js";
+import type { MethodTable, RequestContext, ServiceDeps } from "./context.js";
+import { imageMethods } from "./images.js";
+import { leaseMethods } from "./leases.js";
+import { namespaceMethods } from "./namespaces.js";
+import { snapshotMethods } from "./snapshots.js";
+import { asBody, type Body } from "./wire.js";
+
+export const NAMESPACE_HEADER = "containerd-namespace";
+export const LEASE_HEADER = "containerd-lease";
+export const REQUEST_ID_HEADER = "Ctrmeta-Request-Id";
+export const REVISION_HEADER = "Ctrmeta-Revision";
+export const ERROR_KIND_HEADER = "Ctrmeta-Error-Kind";
+export const CONTENT_TYPE_HEADER = "Content-Type";
+export const MSGPACK = "application/msgpack";
+export const JSON_TYPE = "application/json";
+
+export const ALL_METHODS: MethodTable = {
+  ...containerMethods,
+  ...imageMethods,
+  ...namespaceMethods,
+  ...contentMethods,
+  ...snapshotMethods,
+  ...leaseMethods,
+};
+
+export interface ApiLog {
+  error(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
+interface Codec {
+  contentType: string;
+  decode(data: Uint8Array): unknown;
+  encode(value: unknown): Uint8Array;
+}
+
+const JSON_CODEC: Codec = {
+  contentType: JSON_TYPE,
+  decode(data) {
+    if (data.length === 0) return {};
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(data);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new InvalidArgument(`request body is not valid JSON: ${(error as Error).message}`);
+    }
+  },
+  encode(value) {
+    return new TextEncoder().encode(JSON.stringify(value));
+  },
+};
+
+const MSGPACK_CODEC: Codec = {
+  contentType: MSGPACK,
+  decode(data) {
+    if (data.length === 0) return {};
+    try {
+      return unpackValue(data);
+    } catch (error) {
+      throw new InvalidArgument(`request body is not valid MessagePack: ${(error as Error).message}`);
+    }
+  },
+  encode: packValue,
+};
+
+function codecFor(headers: MsgHdrs | undefined): Codec {
+  return headers?.get(CONTENT_TYPE_HEADER) === MSGPACK ? MSGPACK_CODEC : JSON_CODEC;
+}
+
+/** Keep a header value on one line and of bounded size. */
+function headerValue(text: string): string {
+  const line = text.replace(/[\r\n\0]/g, " ");
+  return line.length > 1024 ? `${line.slice(0, 1021)}...` : line;
+}
+
+/** Resolve the request's namespace from the subject token and the optional header. */
+export function resolveNamespace(layout: Layout, subject: string, headers: MsgHdrs | undefined): string {
+  const token = layout.apiNamespaceToken(subject) ?? "_";
+  const header = headers?.has(NAMESPACE_HEADER) ? headers.get(NAMESPACE_HEADER) : undefined;
+  if (header !== undefined) {
+    if (encodeToken(header) !== token) {
+      throw new InvalidArgument(`namespace header ${quote(header)} does not match the namespace token ${quote(token)} of the subject`);
+    }
+    return header;
+  }
+  const decoded = decodeToken(token);
+  if (decoded === undefined) {
+    throw new InvalidArgument(`namespace token ${quote(token)} cannot be decoded: send the ${NAMESPACE_HEADER} header`);
+  }
+  return decoded;
+}
+
+export interface ApiServiceOptions {
+  version: string;
+  /** Queue group shared by every instance. */
+  queue?: string;
+}
+
+/** Start serving every method; returns the service for `stop()`. */
+export async function startApiService(
+  nc: NatsConnection,
+  layout: Layout,
+  deps: ServiceDeps,
+  log: ApiLog,
+  options: ApiServiceOptions,
+  methods: MethodTable = ALL_METHODS,
+): Promise<Service> {
+  const service = await new Svcm(nc).add({
+    name: layout.serviceName,
+    version: options.version,
+    description: "containerd metadata on JetStream",
+    queue: options.queue ?? layout.serviceName,
+    metadata: { prefix: layout.prefix },
+  });
+  for (const [serviceName, serviceMethods] of Object.entries(methods)) {
+    for (const methodName of Object.keys(serviceMethods)) {
+      service.addEndpoint(`${serviceName}-${methodName}`, {
+        subject: layout.apiEndpoint(serviceName, methodName),
+        handler: (error, msg) => {
+          if (error) {
+            log.error({ err: error, endpoint: `${serviceName}.${methodName}` }, "endpoint subscription failed");
+            return;
+          }
+          void handleRequest(layout, deps, log, methods, serviceName, methodName, msg);
+        },
+      });
+    }
+  }
+  return service;
+}
+
+/** Handle one request; never rejects, always replies once. */
+export async function handleRequest(
+  layout: Layout,
+  deps: ServiceDeps,
+  log: ApiLog,
+  methods: MethodTable,
+  serviceName: string,
+  methodName: string,
+  msg: ServiceMsg,
+): Promise<void> {
+  const codec = codecFor(msg.headers);
+  let context: RequestContext | undefined;
+  try {
+    const method = methods[serviceName]?.[methodName];
+    if (!method) throw new InvalidArgument(`unknown method ${serviceName}.${methodName}`);
+    const requestId = msg.headers?.get(REQUEST_ID_HEADER) || randomUUID();
+    context = { namespace: resolveNamespace(layout, msg.subject, msg.headers), requestId };
+    const lease = msg.headers?.has(LEASE_HEADER) ? msg.headers.get(LEASE_HEADER) : "";
+    if (lease !== "") context.lease = lease;
+    const body = asBody(codec.decode(msg.data));
+    const result = await method(context, body, deps);
+
+    const headers = natsHeaders();
+    headers.set(CONTENT_TYPE_HEADER, codec.contentType);
+    if (result.revision !== undefined) headers.set(REVISION_HEADER, String(result.revision));
+    msg.respond(codec.encode(result.body), { headers });
+  } catch (caught) {
+    const error = caught instanceof MetadataError ? caught : new UnknownError((caught as Error)?.message ?? String(caught));
+    if (!(caught instanceof MetadataError)) {
+      log.error({ err: caught, method: `${serviceName}.${methodName}`, requestId: context?.requestId }, "request failed unexpectedly");
+    }
+    replyError(msg, codec, error, log);
+  }
+}
+
+function replyError(msg: ServiceMsg, codec: Codec, error: MetadataError, log: ApiLog): void {
+  try {
+    const headers = natsHeaders();
+    headers.set(CONTENT_TYPE_HEADER, codec.contentType);
+    headers.set(ERROR_KIND_HEADER, error.kind);
+    const body: Body = { error: { kind: error.kind, code: error.grpcCode, message: error.message } };
+    msg.respondError(error.grpcCode, headerValue(error.message), codec.encode(body), { headers });
+  } catch (replyFailure) {
+    log.error({ err: replyFailure, kind: error.kind }, "sending an error reply failed");
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Typed client for ctrmeta's NATS API. Error replies come back as the same error
+ * classes the service raised (NotFound, AlreadyExists, ...).
+ *
+ * Example:
+ *   const client = await Client.connect({ servers: "nats://127.0.0.1:4222" });
+ *   await client.containers.create({ id: "web", runtime: { name: "io.containerd.runc.v2" }, spec });
+ *   const list = await client.containers.list(["labels.app==web"]);
+ *   await client.close();
+ */
+import { randomUUID } from "node:crypto";
+import { connect } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { errorFromReply, kindFromGrpcCode, MetadataError, Unavailable } from "../domain/errors.js";
+import { Layout } from "../nats/subjects.js";
+import {
+  CONTENT_TYPE_HEADER,
+  ERROR_KIND_HEADER,
+  JSON_TYPE,
+  LEASE_HEADER,
+  NAMESPACE_HEADER,
+  REQUEST_ID_HEADER,
+  REVISION_HEADER,
+} from "../api/service.js";
+import { ContainersClient, ContentClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
+
+export type Body = Record<string, unknown>;
+
+export interface ClientOptions {
+  servers?: string;
+  prefix?: string;
+  /** Default namespace of requests; `CONTAINERD_NAMESPACE` or `default` otherwise. */
+  namespace?: string;
+  /** Request timeout in milliseconds. */
+  timeoutMs?: number;
+  /** An existing connection to use instead of connecting; the client will not close it. */
+  connection?: NatsConnection;
+}
+
+export interface CallOptions {
+  /** Namespace of this request; overrides the client's default. "" sends none. */
+  namespace?: string;
+  lease?: string;
+  requestId?: string;
+  timeoutMs?: number;
+}
+
+export interface CallResult {
+  body: Body;
+  revision?: number;
+}
+
+export class Client {
+  readonly containers = new ContainersClient(this);
+  readonly images = new ImagesClient(this);
+  readonly namespaces = new NamespacesClient(this);
+  readonly content = new ContentClient(this);
+  readonly snapshots = new SnapshotsClient(this);
+  readonly leases = new LeasesClient(this);
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly layout: Layout,
+    readonly namespace: string,
+    private readonly timeoutMs: number,
+    private readonly ownsConnection: boolean,
+  ) {}
+
+  static async connect(options: ClientOptions = {}): Promise<Client> {
+    const nc = options.connection ?? (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client" }));
+    const namespace = options.namespace ?? process.env.CONTAINERD_NAMESPACE ?? "default";
+    return new Client(nc, new Layout(options.prefix), namespace, options.timeoutMs ?? 30_000, options.connection === undefined);
+  }
+
+  /** Send one request and return the reply body, or throw the error it carries. */
+  async call(service: string, method: string, body: Body, options: CallOptions = {}): Promise<CallResult> {
+    const namespace = options.namespace ?? this.namespace;
+    const headers = natsHeaders();
+    headers.set(CONTENT_TYPE_HEADER, JSON_TYPE);
+    headers.set(REQUEST_ID_HEADER, options.requestId ?? randomUUID());
+    if (namespace !== "") headers.set(NAMESPACE_HEADER, namespace);
+    if (options.lease) headers.set(LEASE_HEADER, options.lease);
+    const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
+
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), {
+        headers,
+        timeout: options.timeoutMs ?? this.timeoutMs,
+      });
+    } catch (error) {
+      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+    }
+    return decodeReply(reply);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsConnection) await this.nc.close();
+  }
+}
+
+/** Turn a reply into a result, or throw the MetadataError it carries. */
+export function decodeReply(reply: Msg): CallResult {
+  const text = new TextDecoder().decode(reply.data);
+  let body: Body = {};
+  if (text !== "") {
+    try {
+      body = JSON.parse(text) as Body;
+    } catch {
+      throw new Unavailable(`reply is not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+  const code = reply.headers?.get("Nats-Service-Error-Code");
+  if (code) {
+    const error = (body.error ?? {}) as { kind?: string; message?: string };
+    const kind = reply.headers?.get(ERROR_KIND_HEADER) || error.kind || kindFromGrpcCode(Number(code));
+    throw errorFromReply(kind, error.message ?? reply.headers?.get("Nats-Service-Error") ?? "");
+  }
+  const revision = reply.headers?.get(REVISION_HEADER);
+  return revision ? { body, revision: Number(revision) } : { body };
+}
+
+export { MetadataError };

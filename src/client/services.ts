@@ -1,0 +1,266 @@
+/**
+ * Typed wrappers, one per containerd service, over `Client.call`. Records are the
+ * API's JSON bodies (see docs/api.md).
+ */
+import type { Body, CallOptions, CallResult, Client } from "./client.js";
+
+/** A protobuf Any: `value` is JSON standing for its JSON bytes; `valueBase64` for other bytes. */
+export interface AnyBody {
+  typeUrl: string;
+  value?: unknown;
+  valueBase64?: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  labels?: Record<string, string>;
+  image?: string;
+  runtime?: { name?: string; options?: AnyBody };
+  spec?: AnyBody;
+  snapshotter?: string;
+  snapshotKey?: string;
+  extensions?: Record<string, AnyBody>;
+  sandbox?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface ImageRecord {
+  name: string;
+  labels?: Record<string, string>;
+  target?: { mediaType?: string; digest?: string; size?: number; annotations?: Record<string, string> };
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface NamespaceRecord {
+  name: string;
+  labels?: Record<string, string>;
+}
+
+export interface ContentRecord {
+  digest: string;
+  size?: number;
+  labels?: Record<string, string>;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface SnapshotRecord {
+  name: string;
+  parent?: string;
+  kind?: "active" | "view" | "committed";
+  labels?: Record<string, string>;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface LeaseRecord {
+  id: string;
+  labels?: Record<string, string>;
+  createdAt?: string;
+}
+
+export interface LeaseResource {
+  id: string;
+  type: string;
+}
+
+abstract class ServiceClient {
+  constructor(protected readonly client: Client, private readonly service: string) {}
+
+  protected call(method: string, body: Body, options?: CallOptions): Promise<CallResult> {
+    return this.client.call(this.service, method, body, options);
+  }
+}
+
+export class ContainersClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "containers");
+  }
+
+  async create(container: ContainerRecord, options?: CallOptions): Promise<ContainerRecord> {
+    return (await this.call("create", { container }, options)).body.container as ContainerRecord;
+  }
+
+  async get(id: string, options?: CallOptions): Promise<ContainerRecord> {
+    return (await this.call("get", { id }, options)).body.container as ContainerRecord;
+  }
+
+  async list(filters: string[] = [], options?: CallOptions): Promise<ContainerRecord[]> {
+    return ((await this.call("list", { filters }, options)).body.containers ?? []) as ContainerRecord[];
+  }
+
+  async update(container: ContainerRecord, updateMask: string[] = [], options?: CallOptions): Promise<ContainerRecord> {
+    return (await this.call("update", { container, updateMask }, options)).body.container as ContainerRecord;
+  }
+
+  async delete(id: string, options?: CallOptions): Promise<void> {
+    await this.call("delete", { id }, options);
+  }
+}
+
+export class ImagesClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "images");
+  }
+
+  async create(image: ImageRecord, options?: CallOptions & { sourceDateEpoch?: string }): Promise<ImageRecord> {
+    const body: Body = { image };
+    if (options?.sourceDateEpoch) body.sourceDateEpoch = options.sourceDateEpoch;
+    return (await this.call("create", body, options)).body.image as ImageRecord;
+  }
+
+  async get(name: string, options?: CallOptions): Promise<ImageRecord> {
+    return (await this.call("get", { name }, options)).body.image as ImageRecord;
+  }
+
+  async list(filters: string[] = [], options?: CallOptions): Promise<ImageRecord[]> {
+    return ((await this.call("list", { filters }, options)).body.images ?? []) as ImageRecord[];
+  }
+
+  async update(image: ImageRecord, updateMask: string[] = [], options?: CallOptions & { sourceDateEpoch?: string }): Promise<ImageRecord> {
+    const body: Body = { image, updateMask };
+    if (options?.sourceDateEpoch) body.sourceDateEpoch = options.sourceDateEpoch;
+    return (await this.call("update", body, options)).body.image as ImageRecord;
+  }
+
+  /** Delete; with `sync` the reply waits for a garbage collection and carries its stats. */
+  async delete(name: string, sync = false, options?: CallOptions): Promise<Body> {
+    return (await this.call("delete", { name, sync }, options)).body;
+  }
+}
+
+export class NamespacesClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "namespaces");
+  }
+
+  async create(namespace: NamespaceRecord, options?: CallOptions): Promise<NamespaceRecord> {
+    const reply = await this.call("create", { namespace }, { namespace: namespace.name, ...options });
+    return reply.body.namespace as NamespaceRecord;
+  }
+
+  async get(name: string, options?: CallOptions): Promise<NamespaceRecord> {
+    return (await this.call("get", { name }, { namespace: name, ...options })).body.namespace as NamespaceRecord;
+  }
+
+  async list(options?: CallOptions): Promise<NamespaceRecord[]> {
+    return ((await this.call("list", {}, { namespace: "", ...options })).body.namespaces ?? []) as NamespaceRecord[];
+  }
+
+  async update(namespace: NamespaceRecord, updateMask: string[] = [], options?: CallOptions): Promise<void> {
+    await this.call("update", { namespace, updateMask }, { namespace: namespace.name, ...options });
+  }
+
+  async delete(name: string, options?: CallOptions): Promise<void> {
+    await this.call("delete", { name }, { namespace: name, ...options });
+  }
+}
+
+export class ContentClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "content");
+  }
+
+  /** Record a blob a node agent has written and verified. */
+  async commit(info: { digest: string; size: number; labels?: Record<string, string> }, options?: CallOptions): Promise<ContentRecord> {
+    return (await this.call("commit", info, options)).body.info as ContentRecord;
+  }
+
+  async info(digest: string, options?: CallOptions): Promise<ContentRecord> {
+    return (await this.call("info", { digest }, options)).body.info as ContentRecord;
+  }
+
+  async list(filters: string[] = [], options?: CallOptions): Promise<ContentRecord[]> {
+    return ((await this.call("list", { filters }, options)).body.info ?? []) as ContentRecord[];
+  }
+
+  async update(info: { digest: string; labels?: Record<string, string> }, updateMask: string[] = [], options?: CallOptions): Promise<ContentRecord> {
+    return (await this.call("update", { info, updateMask }, options)).body.info as ContentRecord;
+  }
+
+  async delete(digest: string, options?: CallOptions): Promise<void> {
+    await this.call("delete", { digest }, options);
+  }
+}
+
+export interface SnapshotRequest {
+  snapshotter: string;
+  key: string;
+  parent?: string;
+  labels?: Record<string, string>;
+}
+
+export class SnapshotsClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "snapshots");
+  }
+
+  async prepare(request: SnapshotRequest, options?: CallOptions): Promise<SnapshotRecord> {
+    return (await this.call("prepare", { ...request }, options)).body.info as SnapshotRecord;
+  }
+
+  async view(request: SnapshotRequest, options?: CallOptions): Promise<SnapshotRecord> {
+    return (await this.call("view", { ...request }, options)).body.info as SnapshotRecord;
+  }
+
+  async commit(
+    request: { snapshotter: string; name: string; key: string; labels?: Record<string, string> },
+    options?: CallOptions,
+  ): Promise<SnapshotRecord> {
+    return (await this.call("commit", { ...request }, options)).body.info as SnapshotRecord;
+  }
+
+  async stat(snapshotter: string, key: string, options?: CallOptions): Promise<SnapshotRecord> {
+    return (await this.call("stat", { snapshotter, key }, options)).body.info as SnapshotRecord;
+  }
+
+  async update(
+    snapshotter: string,
+    info: { name: string; labels?: Record<string, string> },
+    updateMask: string[] = [],
+    options?: CallOptions,
+  ): Promise<SnapshotRecord> {
+    return (await this.call("update", { snapshotter, info, updateMask }, options)).body.info as SnapshotRecord;
+  }
+
+  async list(snapshotter: string, filters: string[] = [], options?: CallOptions): Promise<SnapshotRecord[]> {
+    return ((await this.call("list", { snapshotter, filters }, options)).body.info ?? []) as SnapshotRecord[];
+  }
+
+  async remove(snapshotter: string, key: string, options?: CallOptions): Promise<void> {
+    await this.call("remove", { snapshotter, key }, options);
+  }
+}
+
+export class LeasesClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "leases");
+  }
+
+  /** Create a lease; an empty id makes the service generate one. */
+  async create(lease: { id?: string; labels?: Record<string, string> }, options?: CallOptions): Promise<LeaseRecord> {
+    return (await this.call("create", { ...lease }, options)).body.lease as LeaseRecord;
+  }
+
+  async delete(id: string, sync = false, options?: CallOptions): Promise<Body> {
+    return (await this.call("delete", { id, sync }, options)).body;
+  }
+
+  async list(filters: string[] = [], options?: CallOptions): Promise<LeaseRecord[]> {
+    return ((await this.call("list", { filters }, options)).body.leases ?? []) as LeaseRecord[];
+  }
+
+  async addResource(id: string, resource: LeaseResource, options?: CallOptions): Promise<void> {
+    await this.call("addResource", { id, resource }, options);
+  }
+
+  async deleteResource(id: string, resource: LeaseResource, options?: CallOptions): Promise<void> {
+    await this.call("deleteResource", { id, resource }, options);
+  }
+
+  async listResources(id: string, options?: CallOptions): Promise<LeaseResource[]> {
+    return ((await this.call("listResources", { id }, options)).body.resources ?? []) as LeaseResource[];
+  }
+}

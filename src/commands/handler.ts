@@ -1,0 +1,156 @@
+/**
+ * Runs a command: decide on the current view, append the event with the expected
+ * sequence of its aggregate, wait until the view has applied it, and return the
+ * result or the error the event's verdict carries. The retry policy lives in the
+ * lifecycle machine; this file only runs the effect of each state.
+ */
+import { initialTransition, transition } from "xstate";
+import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
+import { Conflict, MetadataError, Unavailable, UnknownError } from "../domain/errors.js";
+import type { MetadataState } from "../domain/state.js";
+import type { Clock } from "../domain/time.js";
+import { ENVELOPE_VERSION, EVENT_VERSION, type Envelope } from "../events/codec.js";
+import { aggregateOf } from "../events/types.js";
+import type { EventStore } from "../nats/event-store.js";
+import type { Layout } from "../nats/subjects.js";
+import type { Projection } from "../projections/projection.js";
+import { commandLifecycle, type LifecycleEvent } from "./lifecycle.js";
+
+export interface Command<R> {
+  /** Namespace the event belongs to (for namespace commands: the target). */
+  namespace: string;
+  lease?: string;
+  requestId: string;
+  decide: (state: MetadataState, meta: CommandMeta) => Decision<R>;
+}
+
+export interface CommandOutcome<R> {
+  result: R;
+  /** Log sequence of the appended event; the view's position when nothing was appended. */
+  revision: number;
+  verdict?: Verdict;
+}
+
+export interface CommandHandlerOptions {
+  maxAttempts?: number;
+  /** How long to wait for the view to apply an appended event, in milliseconds. */
+  applyTimeoutMs?: number;
+}
+
+export class CommandHandler {
+  private readonly applyTimeoutMs: number;
+  private readonly maxAttempts: number | undefined;
+
+  constructor(
+    private readonly projection: Projection,
+    private readonly store: EventStore,
+    private readonly layout: Layout,
+    private readonly clock: Clock,
+    options: CommandHandlerOptions = {},
+  ) {
+    this.applyTimeoutMs = options.applyTimeoutMs ?? 10_000;
+    this.maxAttempts = options.maxAttempts;
+  }
+
+  async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
+    let [snapshot] = initialTransition(commandLifecycle, { maxAttempts: this.maxAttempts });
+    let decision: Decision<R> | undefined;
+    let subject = "";
+    let failure: unknown;
+    let verdict: Verdict | undefined;
+
+    while (snapshot.status === "active") {
+      let event: LifecycleEvent;
+      switch (snapshot.value) {
+        case "deciding": {
+          try {
+            const meta: CommandMeta = { namespace: command.namespace, now: this.clock.now(), requestId: command.requestId };
+            if (command.lease !== undefined) meta.lease = command.lease;
+            decision = command.decide(this.projection.state, meta);
+            if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
+            event = decision.event ? { type: "decided" } : { type: "noChange" };
+          } catch (error) {
+            failure = error;
+            event = { type: "invalid" };
+          }
+          break;
+        }
+        case "appending": {
+          event = await this.append(command, decision!, subject).then(
+            (seq): LifecycleEvent => ({ type: "appended", seq }),
+            (error: unknown): LifecycleEvent => {
+              failure = error;
+              return error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
+            },
+          );
+          break;
+        }
+        case "catchingUp": {
+          event = await this.catchUp(subject).then(
+            (): LifecycleEvent => ({ type: "caughtUp" }),
+            (error: unknown): LifecycleEvent => {
+              failure = error;
+              return { type: "unavailable" };
+            },
+          );
+          break;
+        }
+        case "applying": {
+          try {
+            await this.projection.waitFor(snapshot.context.seq, this.applyTimeoutMs);
+            verdict = this.projection.verdict(snapshot.context.seq);
+            if (verdict?.rejected) {
+              failure = verdict.rejected;
+              event = { type: "rejected" };
+            } else {
+              event = { type: "applied" };
+            }
+          } catch (error) {
+            failure = error;
+            event = { type: "unavailable" };
+          }
+          break;
+        }
+        default:
+          throw new Error(`command lifecycle has no effect for state ${String(snapshot.value)}`);
+      }
+      [snapshot] = transition(commandLifecycle, snapshot, event);
+    }
+
+    if (snapshot.value === "failed") {
+      if (snapshot.context.exhausted) {
+        throw new Unavailable(`${subject} kept changing: gave up after ${snapshot.context.attempts} attempts`, { cause: failure });
+      }
+      throw failure instanceof MetadataError ? failure : new UnknownError(String((failure as Error)?.message ?? failure));
+    }
+    if (decision!.errorAfterApply) throw decision!.errorAfterApply;
+    const revision = decision!.event ? snapshot.context.seq : this.projection.seq;
+    return verdict ? { result: decision!.result, revision, verdict } : { result: decision!.result, revision };
+  }
+
+  private async append<R>(command: Command<R>, decision: Decision<R>, subject: string): Promise<number> {
+    const envelope: Envelope = {
+      v: ENVELOPE_VERSION,
+      ev: EVENT_VERSION,
+      ns: command.namespace,
+      time: this.clock.now(),
+      req: command.requestId,
+      event: decision.event!,
+    };
+    const ack = await this.store.append({
+      subject,
+      envelope,
+      expectedSubjectSeq: this.projection.subjectSeq(subject),
+    });
+    // Apply our own event at once when nothing else came between; the consumer
+    // will deliver it again and the projection skips it.
+    if (this.projection.seq === ack.seq - 1) this.projection.apply(ack.seq, subject, ack.data);
+    return ack.seq;
+  }
+
+  /** Wait until the view includes the last message on the subject that beat us. */
+  private async catchUp(subject: string): Promise<void> {
+    const last = await this.store.lastSubjectSeq(subject);
+    await this.projection.waitFor(last, this.applyTimeoutMs);
+  }
+}

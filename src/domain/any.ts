@@ -1,0 +1,42 @@
+/**
+ * A protobuf Any: a type URL and opaque bytes. Container specs carry the OCI
+ * runtime spec as JSON bytes; runtime options carry protobuf bytes.
+ */
+export interface AnyValue {
+  typeUrl: string;
+  value: Uint8Array;
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+export function anyFromJson(typeUrl: string, json: unknown): AnyValue {
+  return { typeUrl, value: encoder.encode(JSON.stringify(json)) };
+}
+
+/**
+ * Return the bytes parsed as JSON when they are exactly the compact JSON
+ * serialisation of that value, so that a value sent as JSON comes back as JSON
+ * and anything else comes back as base64.
+ */
+export function anyJsonValue(value: Uint8Array): { json: unknown } | undefined {
+  if (value.length === 0) return undefined;
+  let text: string;
+  try {
+    text = decoder.decode(value);
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return JSON.stringify(parsed) === text ? { json: parsed } : undefined;
+}
+
+export function anyEquals(a: AnyValue | undefined, b: AnyValue | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.typeUrl === b.typeUrl && Buffer.from(a.value).equals(Buffer.from(b.value));
+}

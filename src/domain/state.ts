@@ -1,0 +1,69 @@
+/**
+ * The in-memory metadata state that projections build and commands read.
+ *
+ * One `NamespaceState` per namespace holds every object kind containerd keeps in a
+ * namespace. Records are plain values: a projection replaces a record instead of
+ * mutating it, so a reference handed to a reader never changes under it.
+ */
+import type { Container } from "./container.js";
+import type { ContentInfo } from "./content.js";
+import type { Image } from "./image.js";
+import type { StringMap } from "./labels.js";
+import type { Lease } from "./lease.js";
+import type { Snapshot } from "./snapshot.js";
+
+export interface NamespaceState {
+  readonly name: string;
+  labels: StringMap;
+  containers: Map<string, Container>;
+  images: Map<string, Image>;
+  content: Map<string, ContentInfo>;
+  /** Snapshot records per snapshotter name, then per key. */
+  snapshots: Map<string, Map<string, Snapshot>>;
+  /** Child keys per snapshotter, then per parent key: the links that block a Remove. */
+  snapshotChildren: Map<string, Map<string, Set<string>>>;
+  leases: Map<string, Lease>;
+  /**
+   * containerd keeps a namespace's container bucket after its last container is
+   * deleted, and an update or delete then reports `container "x": not found`
+   * instead of `cannot update container "x" in namespace "ns"`.
+   */
+  hasContainerBucket: boolean;
+}
+
+export interface MetadataState {
+  namespaces: Map<string, NamespaceState>;
+}
+
+export function emptyState(): MetadataState {
+  return { namespaces: new Map() };
+}
+
+export function newNamespaceState(name: string): NamespaceState {
+  return {
+    name,
+    labels: Object.create(null) as StringMap,
+    containers: new Map(),
+    images: new Map(),
+    content: new Map(),
+    snapshots: new Map(),
+    snapshotChildren: new Map(),
+    leases: new Map(),
+    hasContainerBucket: false,
+  };
+}
+
+/** Return the namespace, creating it implicitly: any successful write does this. */
+export function ensureNamespace(state: MetadataState, name: string): NamespaceState {
+  let namespace = state.namespaces.get(name);
+  if (!namespace) {
+    namespace = newNamespaceState(name);
+    state.namespaces.set(name, namespace);
+  }
+  return namespace;
+}
+
+/** Snapshot records of one snapshotter in a namespace; undefined when there are none. */
+export function snapshotsOf(namespace: NamespaceState | undefined, snapshotter: string): Map<string, Snapshot> | undefined {
+  return namespace?.snapshots.get(snapshotter);
+}

@@ -1,0 +1,69 @@
+/**
+ * The log's message format: plain MessagePack (no msgpackr records, which would need
+ * structures shared outside the log) holding a versioned envelope.
+ *
+ * Maps are decoded as `Map` and turned into null-prototype objects, because msgpackr's
+ * object mode renames a `__proto__` key, and label keys are user input.
+ */
+import { Packr, Unpackr } from "msgpackr";
+import type { Timestamp } from "../domain/time.js";
+import type { MetadataEvent } from "./types.js";
+
+/** Version of the envelope layout. */
+export const ENVELOPE_VERSION = 1;
+
+/** Current version of every event type's payload; bump one when its shape changes. */
+export const EVENT_VERSION = 1;
+
+export interface Envelope {
+  /** Envelope layout version. */
+  v: number;
+  /** Payload version of this event type. */
+  ev: number;
+  /** Namespace the event belongs to; for namespace events, the namespace itself. */
+  ns: string;
+  time: Timestamp;
+  /** Request id of the command that appended the event. */
+  req: string;
+  event: MetadataEvent;
+}
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false });
+
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** Decode MessagePack into plain values with null-prototype objects for maps. */
+export function unpackValue(bytes: Uint8Array): unknown {
+  return toPlain(unpackr.unpack(bytes));
+}
+
+function toPlain(value: unknown): unknown {
+  if (value instanceof Map) {
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [key, inner] of value) out[String(key)] = toPlain(inner);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map(toPlain);
+  return value;
+}
+
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  return packValue(envelope);
+}
+
+export class EnvelopeError extends Error {}
+
+/** Decode and check an envelope; throws EnvelopeError for anything it cannot read. */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const value = unpackValue(bytes) as Partial<Envelope> | null;
+  if (value === null || typeof value !== "object") throw new EnvelopeError("event is not a MessagePack map");
+  if (value.v !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported envelope version ${String(value.v)}`);
+  if (typeof value.event !== "object" || value.event === null || typeof value.event.type !== "string") {
+    throw new EnvelopeError("envelope has no event type");
+  }
+  if (typeof value.ns !== "string" || typeof value.time !== "string") throw new EnvelopeError("envelope lacks namespace or time");
+  return value as Envelope;
+}

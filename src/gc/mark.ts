@@ -1,0 +1,364 @@
+/**
+ * The mark phase of garbage collection over the whole metadata state, and the list
+ * of records a sweep would remove. Roots and edges follow containerd v1.7.9
+ * (`metadata/gc.go`, `gc/gc.go`) without ingests, sandboxes and collectible
+ * resources, which ctrmeta does not keep.
+ */
+import { sortBytes } from "../domain/order.js";
+import type { Snapshot } from "../domain/snapshot.js";
+import type { StringMap } from "../domain/labels.js";
+import type { MetadataState, NamespaceState } from "../domain/state.js";
+import type { GcRemoval } from "./events.js";
+import { hasFlatLabel, hasRootLabel, isLeaseExpired, splitSnapshotReference, visitReferences } from "./references.js";
+
+export type NodeKind = "content" | "snapshot" | "lease" | "image" | "container";
+
+/** An object in the reachability graph. `key` is a digest, snapshot key, lease id, image name or container id. */
+export interface GcNode {
+  kind: NodeKind;
+  namespace: string;
+  key: string;
+  /** Set for snapshots only. */
+  snapshotter?: string;
+}
+
+/** Result of a mark over the whole state at one instant. */
+export interface MarkResult {
+  /**
+   * Whether the record exists and is kept. Content, snapshot and live lease records
+   * are kept when marked. Images and containers are never collected, so any existing
+   * one is reachable. A record that does not exist is never reachable.
+   */
+  isReachable(node: GcNode): boolean;
+  /** Why a node is kept: the chain from a root to it (root first), or undefined when unreachable. */
+  explain(node: GcNode): GcNode[] | undefined;
+  /**
+   * Root holders found (images, containers, live leases, and content and snapshot
+   * records labelled `containerd.io/gc.root`) and content, snapshot and lease
+   * records marked.
+   */
+  counts: { roots: number; marked: number };
+}
+
+/**
+ * How far a node's edges are followed. A flat node keeps only its snapshot parent
+ * chain, itself flat. A node reached both ways is followed as full.
+ */
+type Level = 0 | 1 | 2;
+const UNMARKED: Level = 0;
+const FLAT: Level = 1;
+const FULL: Level = 2;
+
+interface Mark {
+  readonly node: GcNode;
+  readonly scope: NamespaceMarks;
+  level: Level;
+  /** Level at which the edges were last followed; below `level` while the node waits in the work list. */
+  followed: Level;
+  /** The node whose edge last raised `level`; undefined for a root. */
+  predecessor: Mark | undefined;
+}
+
+/** Marks of one namespace; edges never leave a namespace. */
+interface NamespaceMarks {
+  readonly name: string;
+  readonly state: NamespaceState;
+  readonly content: Map<string, Mark>;
+  /** Per snapshotter, then per key, like `NamespaceState.snapshots`. */
+  readonly snapshots: Map<string, Map<string, Mark>>;
+  readonly leases: Map<string, Mark>;
+  readonly images: Map<string, Mark>;
+  readonly containers: Map<string, Mark>;
+}
+
+/**
+ * Mark from every root over all namespaces. `now` = collection start in ns; a lease
+ * whose containerd.io/gc.expire is strictly before it is expired.
+ *
+ * The walk uses an explicit work list, so long parent chains need no call stack, and
+ * visits each node at most twice (flat, then full), so it runs in time linear in
+ * objects plus edges.
+ */
+export function mark(state: MetadataState, now: bigint): MarkResult {
+  const marker = new Marker();
+  for (const [name, namespace] of state.namespaces) {
+    marker.scanRoots(name, namespace, now);
+  }
+  marker.drain();
+  return new MarkIndex(marker.scopes, { roots: marker.roots, marked: marker.marked });
+}
+
+class Marker {
+  readonly scopes = new Map<string, NamespaceMarks>();
+  roots = 0;
+  marked = 0;
+  private readonly pending: Mark[] = [];
+
+  /** Mark the roots of one namespace, in containerd's scan order. */
+  scanRoots(name: string, namespace: NamespaceState, now: bigint): void {
+    const scope: NamespaceMarks = {
+      name,
+      state: namespace,
+      content: new Map(),
+      snapshots: new Map(),
+      leases: new Map(),
+      images: new Map(),
+      containers: new Map(),
+    };
+    this.scopes.set(name, scope);
+
+    for (const [id, lease] of namespace.leases) {
+      if (isLeaseExpired(lease.labels, now)) continue;
+      const holder = this.markHolder(scope.leases, scope, { kind: "lease", namespace: name, key: id });
+      this.marked++;
+      const level = hasFlatLabel(lease.labels) ? FLAT : FULL;
+      for (const digest of lease.resources.content) {
+        this.markContent(scope, digest, level, holder);
+      }
+      for (const [snapshotter, keys] of lease.resources.snapshots) {
+        for (const key of keys) this.markSnapshot(scope, snapshotter, key, level, holder);
+      }
+    }
+
+    for (const [imageName, image] of namespace.images) {
+      const holder = this.markHolder(scope.images, scope, { kind: "image", namespace: name, key: imageName });
+      this.markContent(scope, image.target.digest, FULL, holder);
+      this.followLabels(scope, image.labels, holder);
+    }
+
+    for (const [digest, info] of namespace.content) {
+      if (!hasRootLabel(info.labels)) continue;
+      this.roots++;
+      this.markContent(scope, digest, FULL, undefined);
+    }
+
+    for (const [id, container] of namespace.containers) {
+      const holder = this.markHolder(scope.containers, scope, { kind: "container", namespace: name, key: id });
+      // An empty snapshot key still names a root, as in containerd.
+      if (container.snapshotter !== "") {
+        this.markSnapshot(scope, container.snapshotter, container.snapshotKey, FULL, holder);
+      }
+      this.followLabels(scope, container.labels, holder);
+    }
+
+    for (const [snapshotter, records] of namespace.snapshots) {
+      for (const [key, snapshot] of records) {
+        if (!hasRootLabel(snapshot.labels)) continue;
+        this.roots++;
+        this.markSnapshot(scope, snapshotter, key, FULL, undefined);
+      }
+    }
+  }
+
+  /** Follow the edges of every node in the work list until it is empty. */
+  drain(): void {
+    for (let next = this.pending.pop(); next !== undefined; next = this.pending.pop()) {
+      // A node raised from flat to full while waiting is listed twice; the first pop follows it as full.
+      if (next.followed >= next.level) continue;
+      next.followed = next.level;
+      if (next.node.kind === "content") {
+        this.followContent(next);
+      } else if (next.node.kind === "snapshot") {
+        this.followSnapshot(next);
+      }
+    }
+  }
+
+  private followContent(content: Mark): void {
+    if (content.level !== FULL) return;
+    const info = content.scope.state.content.get(content.node.key);
+    if (info) this.followLabels(content.scope, info.labels, content);
+  }
+
+  private followSnapshot(snapshot: Mark): void {
+    const snapshotter = snapshot.node.snapshotter!;
+    const record = snapshot.scope.state.snapshots.get(snapshotter)?.get(snapshot.node.key);
+    if (!record) return;
+    if (record.parent !== "") {
+      this.markSnapshot(snapshot.scope, snapshotter, record.parent, snapshot.level, snapshot);
+    }
+    if (snapshot.level === FULL) this.followLabels(snapshot.scope, record.labels, snapshot);
+  }
+
+  private followLabels(scope: NamespaceMarks, labels: Readonly<StringMap>, from: Mark): void {
+    visitReferences(labels, {
+      content: (digest) => this.markContent(scope, digest, FULL, from),
+      snapshot: (snapshotter, key) => this.markSnapshot(scope, snapshotter, key, FULL, from),
+    });
+  }
+
+  /** Record a root holder (lease, image or container), which has no edges of its own to follow. */
+  private markHolder(marks: Map<string, Mark>, scope: NamespaceMarks, node: GcNode): Mark {
+    const holder: Mark = { node, scope, level: FULL, followed: FULL, predecessor: undefined };
+    marks.set(node.key, holder);
+    this.roots++;
+    return holder;
+  }
+
+  private markContent(scope: NamespaceMarks, digest: string, level: Level, from: Mark | undefined): void {
+    if (!scope.state.content.has(digest)) return; // dead edge
+    let content = scope.content.get(digest);
+    if (!content) {
+      content = newMark({ kind: "content", namespace: scope.name, key: digest }, scope);
+      scope.content.set(digest, content);
+      this.marked++;
+    }
+    this.raise(content, level, from);
+  }
+
+  private markSnapshot(
+    scope: NamespaceMarks,
+    snapshotterName: string,
+    keyName: string,
+    level: Level,
+    from: Mark | undefined,
+  ): void {
+    const [snapshotter, key] = splitSnapshotReference(snapshotterName, keyName);
+    if (!scope.state.snapshots.get(snapshotter)?.has(key)) return; // dead edge
+    let marks = scope.snapshots.get(snapshotter);
+    if (!marks) {
+      marks = new Map();
+      scope.snapshots.set(snapshotter, marks);
+    }
+    let snapshot = marks.get(key);
+    if (!snapshot) {
+      snapshot = newMark({ kind: "snapshot", namespace: scope.name, key, snapshotter }, scope);
+      marks.set(key, snapshot);
+      this.marked++;
+    }
+    this.raise(snapshot, level, from);
+  }
+
+  private raise(target: Mark, level: Level, from: Mark | undefined): void {
+    if (level <= target.level) return;
+    target.level = level;
+    target.predecessor = from;
+    this.pending.push(target);
+  }
+}
+
+function newMark(node: GcNode, scope: NamespaceMarks): Mark {
+  return { node, scope, level: UNMARKED, followed: UNMARKED, predecessor: undefined };
+}
+
+class MarkIndex implements MarkResult {
+  constructor(
+    private readonly scopes: ReadonlyMap<string, NamespaceMarks>,
+    readonly counts: { roots: number; marked: number },
+  ) {}
+
+  isReachable(node: GcNode): boolean {
+    return this.find(node) !== undefined;
+  }
+
+  explain(node: GcNode): GcNode[] | undefined {
+    let step = this.find(node);
+    if (!step) return undefined;
+    const chain: GcNode[] = [];
+    for (; step !== undefined; step = step.predecessor) {
+      chain.push({ ...step.node });
+    }
+    return chain.reverse();
+  }
+
+  private find(node: GcNode): Mark | undefined {
+    const scope = this.scopes.get(node.namespace);
+    if (!scope) return undefined;
+    switch (node.kind) {
+      case "content":
+        return scope.content.get(node.key);
+      case "snapshot": {
+        const [snapshotter, key] = splitSnapshotReference(node.snapshotter ?? "", node.key);
+        return scope.snapshots.get(snapshotter)?.get(key);
+      }
+      case "lease":
+        return scope.leases.get(node.key);
+      case "image":
+        return scope.images.get(node.key);
+      case "container":
+        return scope.containers.get(node.key);
+    }
+  }
+}
+
+/**
+ * Everything a sweep would remove: unreachable content records, unreachable snapshot
+ * records (children listed before their parents), expired leases. Deterministic
+ * order: namespaces in byte order, then leases, snapshots (by snapshotter), content,
+ * with keys in byte order where the parent rule allows.
+ */
+export function sweepCandidates(state: MetadataState, result: MarkResult): GcRemoval[] {
+  const removals: GcRemoval[] = [];
+  for (const name of sortBytes([...state.namespaces.keys()])) {
+    const namespace = state.namespaces.get(name)!;
+
+    for (const id of sortBytes([...namespace.leases.keys()])) {
+      if (!result.isReachable({ kind: "lease", namespace: name, key: id })) {
+        removals.push({ namespace: name, kind: "lease", key: id });
+      }
+    }
+
+    for (const snapshotter of sortBytes([...namespace.snapshots.keys()])) {
+      const records = namespace.snapshots.get(snapshotter)!;
+      const unreachable = new Set<string>();
+      for (const key of sortBytes([...records.keys()])) {
+        if (!result.isReachable({ kind: "snapshot", namespace: name, key, snapshotter })) unreachable.add(key);
+      }
+      for (const key of childrenFirst(records, unreachable)) {
+        removals.push({ namespace: name, kind: "snapshot", key, snapshotter });
+      }
+    }
+
+    for (const digest of sortBytes([...namespace.content.keys()])) {
+      if (!result.isReachable({ kind: "content", namespace: name, key: digest })) {
+        removals.push({ namespace: name, kind: "content", key: digest });
+      }
+    }
+  }
+  return removals;
+}
+
+/**
+ * Order snapshot keys so that each comes after all of its children: a post-order walk
+ * from every key whose parent is not in the set, visiting keys in the set's order.
+ * The children of an unreachable snapshot are all unreachable, so no child is missed.
+ */
+function childrenFirst(records: ReadonlyMap<string, Snapshot>, keys: ReadonlySet<string>): string[] {
+  const children = new Map<string, string[]>();
+  const bases: string[] = [];
+  for (const key of keys) {
+    const parent = records.get(key)!.parent;
+    if (parent !== "" && keys.has(parent)) {
+      const siblings = children.get(parent);
+      if (siblings) siblings.push(key);
+      else children.set(parent, [key]);
+    } else {
+      bases.push(key);
+    }
+  }
+
+  const ordered: string[] = [];
+  for (const base of bases) {
+    const stack: Array<{ key: string; nextChild: number }> = [{ key: base, nextChild: 0 }];
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      const below = children.get(frame.key);
+      if (below !== undefined && frame.nextChild < below.length) {
+        stack.push({ key: below[frame.nextChild++]!, nextChild: 0 });
+        continue;
+      }
+      stack.pop();
+      ordered.push(frame.key);
+    }
+  }
+
+  // Keys on a parent cycle are never reached from a base. Commands cannot create such
+  // a cycle, but listing the keys keeps the result complete if one ever appears.
+  if (ordered.length < keys.size) {
+    const placed = new Set(ordered);
+    for (const key of keys) {
+      if (!placed.has(key)) ordered.push(key);
+    }
+  }
+  return ordered;
+}

@@ -1,0 +1,70 @@
+/**
+ * Appends events to the log stream with per-aggregate optimistic concurrency.
+ *
+ * Every append names the sequence of the last message it expects on the aggregate's
+ * subject (0: none yet). JetStream rejects the append when another writer got there
+ * first; that rejection becomes a typed Conflict, the only error the command
+ * handler retries.
+ */
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Conflict, Unavailable } from "../domain/errors.js";
+import { encodeEnvelope, type Envelope } from "../events/codec.js";
+import type { Layout } from "./subjects.js";
+
+export const EVENT_TYPE_HEADER = "Ctrmeta-Event-Type";
+
+export interface AppendResult {
+  seq: number;
+  /** JetStream found the message id in its duplicate window and stored nothing. */
+  duplicate: boolean;
+}
+
+export interface AppendRequest {
+  subject: string;
+  envelope: Envelope;
+  /** Last sequence expected on the subject; 0 when it must have no message. */
+  expectedSubjectSeq: number;
+  /** Deduplication id within the stream's duplicate window. */
+  msgId?: string;
+}
+
+export class EventStore {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly layout: Layout,
+  ) {}
+
+  /** Encode and publish; the bytes are returned so the caller can apply them at once. */
+  async append(request: AppendRequest): Promise<AppendResult & { data: Uint8Array; headers: MsgHdrs }> {
+    const data = encodeEnvelope(request.envelope);
+    const headers = natsHeaders();
+    headers.set(EVENT_TYPE_HEADER, request.envelope.event.type);
+    try {
+      const ack = await this.js.publish(request.subject, data, {
+        headers,
+        expect: { lastSubjectSequence: request.expectedSubjectSeq },
+        ...(request.msgId === undefined ? {} : { msgID: request.msgId }),
+      });
+      return { seq: ack.seq, duplicate: ack.duplicate, data, headers };
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        throw new Conflict(`${request.subject} changed after sequence ${request.expectedSubjectSeq}`, { cause: error });
+      }
+      throw new Unavailable(`appending to ${this.layout.logStream} failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Sequence of the last message on a subject, 0 when there is none. */
+  async lastSubjectSeq(subject: string): Promise<number> {
+    const message = await this.jsm.streams.getMessage(this.layout.logStream, { last_by_subj: subject });
+    return message?.seq ?? 0;
+  }
+
+  /** Sequence of the stream's last message, 0 when empty. */
+  async lastSeq(): Promise<number> {
+    const info = await this.jsm.streams.info(this.layout.logStream);
+    return info.state.last_seq;
+  }
+}

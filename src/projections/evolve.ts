@@ -1,0 +1,51 @@
+/**
+ * Apply one event of the log to the state: the single place that routes every
+ * event type to its entity's evolve function.
+ */
+import { evolveContainer } from "../domain/container.js";
+import { evolveContent } from "../domain/content.js";
+import type { Verdict } from "../domain/decision.js";
+import { evolveImage } from "../domain/image.js";
+import { evolveLease } from "../domain/lease.js";
+import { evolveNamespace } from "../domain/namespace.js";
+import { evolveSnapshot } from "../domain/snapshot.js";
+import type { MetadataState } from "../domain/state.js";
+import { evolveGc } from "../gc/evolve.js";
+import type { MetadataEvent } from "../events/types.js";
+
+export function evolve(state: MetadataState, namespace: string, event: MetadataEvent): Verdict {
+  switch (event.type) {
+    case "namespace.created":
+    case "namespace.updated":
+    case "namespace.deleted":
+      return evolveNamespace(state, event);
+    case "container.created":
+    case "container.updated":
+    case "container.deleted":
+      return evolveContainer(state, namespace, event);
+    case "image.created":
+    case "image.updated":
+    case "image.deleted":
+      return evolveImage(state, namespace, event);
+    case "content.committed":
+    case "content.updated":
+    case "content.deleted":
+      return evolveContent(state, namespace, event);
+    case "snapshot.prepared":
+    case "snapshot.committed":
+    case "snapshot.updated":
+    case "snapshot.removed":
+      return evolveSnapshot(state, namespace, event);
+    case "lease.created":
+    case "lease.deleted":
+    case "lease.resource.added":
+    case "lease.resource.deleted":
+      return evolveLease(state, namespace, event);
+    case "gc.collected":
+      return evolveGc(state, event);
+    default: {
+      const unknown: never = event;
+      throw new Error(`unknown event type ${(unknown as { type: string }).type}`);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The in-memory view built from the log, in log order.
+ *
+ * It keeps the state, the last sequence of every aggregate subject (what the next
+ * append on that subject must expect), and the verdict of recent events so that a
+ * command can reply with what its event did once the view includes it.
+ */
+import type { Verdict } from "../domain/decision.js";
+import { DeadlineExceeded, UnknownError } from "../domain/errors.js";
+import { emptyState, type MetadataState } from "../domain/state.js";
+import { decodeEnvelope, type Envelope } from "../events/codec.js";
+import { evolve } from "./evolve.js";
+
+export interface AppliedEvent {
+  seq: number;
+  subject: string;
+  /** Undefined when the message could not be decoded. */
+  envelope?: Envelope;
+  verdict: Verdict;
+}
+
+export type AppliedListener = (applied: AppliedEvent) => void;
+
+/** How many recent verdicts are kept for commands that have not read theirs yet. */
+const VERDICT_HISTORY = 65_536;
+
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+}
+
+export class Projection {
+  readonly state: MetadataState = emptyState();
+  /** Sequence of the last applied message. */
+  seq = 0;
+  /** Log time of the last applied event. */
+  lastEventTime = "";
+  /** Messages the projection could not decode, skipped as rejected. */
+  undecodable = 0;
+
+  private readonly subjectSeqs = new Map<string, number>();
+  private readonly verdicts = new Map<number, Verdict>();
+  private readonly waiters: Waiter[] = [];
+  private readonly listeners: AppliedListener[] = [];
+
+  /** The sequence an append on `subject` must expect, as far as this view knows. */
+  subjectSeq(subject: string): number {
+    return this.subjectSeqs.get(subject) ?? 0;
+  }
+
+  onApplied(listener: AppliedListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  /**
+   * Apply one log message. Messages at or below the current sequence were applied
+   * already (a command applies its own event before the consumer delivers it).
+   */
+  apply(seq: number, subject: string, data: Uint8Array): AppliedEvent | undefined {
+    if (seq <= this.seq) return undefined;
+    this.seq = seq;
+    this.subjectSeqs.set(subject, seq);
+
+    let applied: AppliedEvent;
+    try {
+      const envelope = decodeEnvelope(data);
+      const verdict = evolve(this.state, envelope.ns, envelope.event);
+      this.lastEventTime = envelope.time;
+      applied = { seq, subject, envelope, verdict };
+    } catch (error) {
+      this.undecodable++;
+      applied = { seq, subject, verdict: { rejected: new UnknownError(`event ${seq} on ${subject} is unreadable: ${(error as Error).message}`) } };
+    }
+
+    this.verdicts.set(seq, applied.verdict);
+    if (this.verdicts.size > VERDICT_HISTORY) this.verdicts.delete(this.verdicts.keys().next().value!);
+    for (const listener of this.listeners) listener(applied);
+    this.releaseWaiters();
+    return applied;
+  }
+
+  /** Move the position without an event, e.g. after loading a snapshot. */
+  skipTo(seq: number): void {
+    if (seq > this.seq) this.seq = seq;
+    this.releaseWaiters();
+  }
+
+  /** The verdict of an applied event, if still kept. */
+  verdict(seq: number): Verdict | undefined {
+    return this.verdicts.get(seq);
+  }
+
+  /** Resolve once the view has applied `seq`; reject with DeadlineExceeded after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<void> {
+    if (seq <= this.seq) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { seq, resolve: () => undefined };
+      const timer = setTimeout(() => {
+        const index = this.waiters.indexOf(waiter);
+        if (index >= 0) this.waiters.splice(index, 1);
+        reject(new DeadlineExceeded(`view did not reach revision ${seq} within ${timeoutMs} ms (it is at ${this.seq})`));
+      }, timeoutMs);
+      waiter.resolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      let index = this.waiters.length;
+      while (index > 0 && this.waiters[index - 1]!.seq > seq) index--;
+      this.waiters.splice(index, 0, waiter);
+    });
+  }
+
+  private releaseWaiters(): void {
+    let count = 0;
+    while (count < this.waiters.length && this.waiters[count]!.seq <= this.seq) count++;
+    if (count === 0) return;
+    for (const waiter of this.waiters.splice(0, count)) waiter.resolve();
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One running ctrmeta instance: it connects to NATS, applies the stream definitions,
+ * rebuilds its view from the log, then serves the API and publishes notifications.
+ *
+ * Example:
+ *   const instance = await Instance.start({ servers: "nats://127.0.0.1:4222" });
+ *   ...
+ *   await instance.close();
+ */
+import { readFileSync } from "node:fs";
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { Service } from "@nats-io/services";
+import { pino, type Logger } from "pino";
+import { startApiService } from "./api/service.js";
+import { CommandHandler } from "./commands/handler.js";
+import { SystemClock, type Clock } from "./domain/time.js";
+import { Notifier } from "./events/notifier.js";
+import { EventStore } from "./nats/event-store.js";
+import { applyStreams } from "./nats/streams.js";
+import { Layout } from "./nats/subjects.js";
+import { Projection } from "./projections/projection.js";
+import { Projector } from "./projections/projector.js";
+
+export const DEFAULT_SNAPSHOTTERS = ["overlayfs", "native"];
+
+export interface InstanceOptions {
+  /** NATS server URL(s), comma-separated. */
+  servers: string;
+  prefix?: string;
+  /** Stream replicas: 1 on one node, 3 on a cluster. */
+  replicas?: number;
+  /** Snapshotter names accepted by the snapshot service. */
+  snapshotters?: string[];
+  logger?: Logger;
+  clock?: Clock;
+  /** Name of this instance in logs and status. */
+  name?: string;
+  /** Publish notifications to the topics stream (one instance per log must). */
+  notify?: boolean;
+}
+
+export function packageVersion(): string {
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/** Connect with bounded retries: a fresh cluster refuses JetStream until it elects a leader. */
+async function connectJetStream(servers: string, log: Logger): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  const nc = await connect({ servers: servers.split(","), name: "ctrmeta", maxReconnectAttempts: -1 });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      return { nc, jsm };
+    } catch (error) {
+      if (attempt >= 12) {
+        await nc.close();
+        throw new Error(`JetStream is not available at ${servers}: ${(error as Error).message}`, { cause: error });
+      }
+      log.warn({ attempt, err: error }, "jetstream not ready, retrying");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+export class Instance {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly layout: Layout,
+    readonly projection: Projection,
+    readonly commands: CommandHandler,
+    readonly log: Logger,
+    private readonly projector: Projector,
+    private readonly notifier: Notifier | undefined,
+    private readonly api: Service,
+  ) {}
+
+  static async start(options: InstanceOptions): Promise<Instance> {
+    const log = options.logger ?? pino({ name: options.name ?? "ctrmeta" });
+    const layout = new Layout(options.prefix);
+    const { nc, jsm } = await connectJetStream(options.servers, log);
+    try {
+      await applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas });
+      const js = jetstream(nc);
+      const projection = new Projection();
+      const projector = new Projector(js, jsm, layout, projection, log);
+      const started = Date.now();
+      await projector.start();
+      log.info({ seq: projection.seq, ms: Date.now() - started }, "view rebuilt from the log");
+
+      let notifier: Notifier | undefined;
+      if (options.notify !== false) {
+        notifier = new Notifier(js, jsm, layout, log);
+        await notifier.start(projection);
+      }
+
+      const store = new EventStore(js, jsm, layout);
+      const commands = new CommandHandler(projection, store, layout, options.clock ?? new SystemClock());
+      const snapshotters = new Set(options.snapshotters ?? DEFAULT_SNAPSHOTTERS);
+      const api = await startApiService(nc, layout, { commands, projection, snapshotters }, log, { version: packageVersion() });
+      log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api);
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Wait until every notification derived so far is published. */
+  async notificationsIdle(): Promise<void> {
+    await this.notifier?.idle();
+  }
+
+  /**
+   * Stop serving, then stop consuming and publishing, then drain the connection.
+   * Idempotent; a failing step is logged and the next one still runs.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const steps: Array<[string, () => Promise<unknown>]> = [
+        ["api", () => this.api.stop()],
+        ["notifier", async () => this.notifier?.stop()],
+        ["projector", () => this.projector.stop()],
+        ["connection", () => this.nc.drain()],
+      ];
+      for (const [name, step] of steps) {
+        try {
+          await step();
+        } catch (error) {
+          this.log.error({ err: error, step: name }, "shutdown step failed");
+        }
+      }
+      this.log.info("stopped");
+    })();
+    return this.closing;
+  }
+}
