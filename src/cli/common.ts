@@ -1,0 +1,124 @@
+/** Helpers shared by the CLI commands: connection, argument parsing and output. */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { Client } from "../client/client.js";
+import { InvalidArgument } from "../domain/errors.js";
+
+/** Where clients connect without --server or CTRMETA_SERVER. */
+export const DEFAULT_SERVER = "nats://127.0.0.1:4222";
+
+export interface GlobalOptions {
+  /** Undefined when neither --server nor CTRMETA_SERVER is given. */
+  server?: string;
+  namespace: string;
+  prefix?: string;
+  timeout: string;
+}
+
+export function globals(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+/** The server clients use: --server, then CTRMETA_SERVER, then the default. */
+export function clientServer(options: GlobalOptions): string {
+  return options.server ?? process.env.CTRMETA_SERVER ?? DEFAULT_SERVER;
+}
+
+/** Connect with the global options, run `action`, and always close. */
+export async function withClient<T>(command: Command, action: (client: Client, options: GlobalOptions) => Promise<T>): Promise<T> {
+  const options = globals(command);
+  const server = clientServer(options);
+  const timeoutMs = Number(options.timeout);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new InvalidArgument(`--timeout ${options.timeout}: expected milliseconds > 0`);
+  let client: Client;
+  try {
+    client = await Client.connect({ servers: server, namespace: options.namespace, prefix: options.prefix, timeoutMs });
+  } catch (error) {
+    throw new Error(`cannot connect to ${server}: ${(error as Error).message} (is \`ctrmeta serve\` running? pass --server URL)`);
+  }
+  try {
+    return await action(client, options);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Parse `key=value` arguments as ctr does: a bare `key` means `key=true`, and
+ * `key=` (empty value) removes the label when applied as an update.
+ */
+export function parseLabelArgs(args: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const arg of args) {
+    const index = arg.indexOf("=");
+    const key = index < 0 ? arg : arg.slice(0, index);
+    Object.defineProperty(labels, key, {
+      value: index < 0 ? "true" : arg.slice(index + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return labels;
+}
+
+/** Labels as `k=v,k2=v2` in key order. */
+export function formatLabels(labels: Record<string, string> | undefined): string {
+  return Object.keys(labels ?? {})
+    .sort()
+    .map((key) => `${key}=${labels![key]}`)
+    .join(",");
+}
+
+/** Read JSON from a file, or from stdin for `-`. */
+export function readJsonFile(path: string): unknown {
+  const text = readFileSync(path === "-" ? 0 : path, "utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidArgument(`${path === "-" ? "stdin" : path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 4)}\n`);
+}
+
+/**
+ * Print rows aligned like Go's tabwriter as ctr configures it: each cell is padded
+ * to the widest cell of its column plus `padding`, and at least `minWidth`.
+ */
+export function printTable(rows: string[][], padding = 4, minWidth = 4): void {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, column) => {
+      widths[column] = Math.max(widths[column] ?? 0, [...cell].length + padding, minWidth);
+    });
+  }
+  const lines = rows.map((row) => row.map((cell, column) => cell + " ".repeat(widths[column]! - [...cell].length)).join(""));
+  process.stdout.write(lines.map((line) => `${line}\n`).join(""));
+}
+
+/** Parse a positive integer option, naming the option in the error. */
+export function parseCount(name: string, value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 0) throw new InvalidArgument(`${name} ${value}: expected a non-negative integer`);
+  return number;
+}
+
+/** An error whose message was already printed; the CLI only sets the exit code. */
+export class ReportedError extends Error {}
+
+/** Run `action` for every item, report each failure, and fail at the end if any failed. */
+export async function forEachItem(items: readonly string[], action: (item: string) => Promise<void>): Promise<void> {
+  let failures = 0;
+  for (const item of items) {
+    try {
+      await action(item);
+    } catch (error) {
+      failures++;
+      process.stderr.write(`ctrmeta: ${(error as Error).message}\n`);
+    }
+  }
+  if (failures > 0) throw new ReportedError(`${failures} of ${items.length} failed`);
+}

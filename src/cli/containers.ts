@@ -1,0 +1,102 @@
+/** `ctrmeta containers|c`: create, ls, info, label, update, rm. */
+import { Command } from "commander";
+import type { ContainerRecord } from "../client/services.js";
+import { InvalidArgument } from "../domain/errors.js";
+import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, readJsonFile, withClient } from "./common.js";
+
+function readContainer(path: string): ContainerRecord {
+  const value = readJsonFile(path) as { container?: ContainerRecord } & ContainerRecord;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidArgument(`${path}: expected a container object`);
+  }
+  // Accept both a bare record and an API body `{container: ...}`.
+  return value.container ?? value;
+}
+
+export function containersCommand(): Command {
+  const command = new Command("containers").alias("c").description("manage containers");
+
+  command
+    .command("create")
+    .description("create a container from a JSON record (as in the API: id, runtime, spec, ...)")
+    .requiredOption("--file <file>", "JSON file with the container record, or - for stdin")
+    .action(async (options: { file: string }, cmd: Command) => {
+      const record = readContainer(options.file);
+      await withClient(cmd, async (client) => {
+        await client.containers.create(record);
+      });
+    });
+
+  command
+    .command("list")
+    .alias("ls")
+    .description("list containers, optionally filtered (containerd filter syntax; several filters are ORed)")
+    .argument("[filters...]", "filters such as labels.app==web")
+    .option("-q, --quiet", "print only the container ids")
+    .option("--format <format>", "table or json", "table")
+    .action(async (filters: string[], options: { quiet?: boolean; format: string }, cmd: Command) => {
+      if (options.format !== "table" && options.format !== "json") {
+        throw new InvalidArgument(`--format ${options.format}: expected table or json`);
+      }
+      await withClient(cmd, async (client) => {
+        const containers = await client.containers.list(filters);
+        if (options.quiet) {
+          for (const container of containers) process.stdout.write(`${container.id}\n`);
+        } else if (options.format === "json") {
+          printJson(containers);
+        } else {
+          printTable([
+            ["CONTAINER", "IMAGE", "RUNTIME"],
+            ...containers.map((c) => [c.id, c.image || "-", c.runtime?.name ?? ""]),
+          ]);
+        }
+      });
+    });
+
+  command
+    .command("info")
+    .description("print a container as JSON")
+    .argument("<id>")
+    .action(async (id: string, _options: unknown, cmd: Command) => {
+      await withClient(cmd, async (client) => printJson(await client.containers.get(id)));
+    });
+
+  command
+    .command("label")
+    .description("set labels (key=value) and remove them (key=); prints the resulting labels")
+    .argument("<id>")
+    .argument("[labels...]", "key=value pairs")
+    .action(async (id: string, args: string[], _options: unknown, cmd: Command) => {
+      const labels = parseLabelArgs(args);
+      await withClient(cmd, async (client) => {
+        const paths = Object.keys(labels).map((key) => `labels.${key}`);
+        const updated = await client.containers.update({ id, labels }, paths);
+        process.stdout.write(`${formatLabels(updated.labels)}\n`);
+      });
+    });
+
+  command
+    .command("update")
+    .description("update a container from a JSON record; without --paths every mutable field is replaced")
+    .argument("<id>")
+    .requiredOption("--file <file>", "JSON file with the container record, or - for stdin")
+    .option("--paths <paths>", "comma-separated field paths, e.g. labels.app,image")
+    .action(async (id: string, options: { file: string; paths?: string }, cmd: Command) => {
+      const record = { ...readContainer(options.file), id };
+      const paths = options.paths ? options.paths.split(",").filter((path) => path !== "") : [];
+      await withClient(cmd, async (client) => printJson(await client.containers.update(record, paths)));
+    });
+
+  command
+    .command("delete")
+    .aliases(["rm", "del"])
+    .description("delete containers")
+    .argument("<ids...>")
+    .action(async (ids: string[], _options: unknown, cmd: Command) => {
+      await withClient(cmd, async (client) => {
+        await forEachItem(ids, (id) => client.containers.delete(id));
+      });
+    });
+
+  return command;
+}

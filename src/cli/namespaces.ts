@@ -1,0 +1,71 @@
+/** `ctrmeta namespaces|ns`: create, ls, info, label, rm. */
+import { Command } from "commander";
+import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, withClient } from "./common.js";
+
+export function namespacesCommand(): Command {
+  const command = new Command("namespaces").alias("ns").description("manage namespaces");
+
+  command
+    .command("create")
+    .description("create a namespace with optional labels")
+    .argument("<name>")
+    .argument("[labels...]", "key=value pairs")
+    .action(async (name: string, labels: string[], _options: unknown, cmd: Command) => {
+      await withClient(cmd, async (client) => {
+        await client.namespaces.create({ name, labels: parseLabelArgs(labels) });
+      });
+    });
+
+  command
+    .command("list")
+    .alias("ls")
+    .description("list namespaces and their labels")
+    .option("-q, --quiet", "print only the names")
+    .action(async (options: { quiet?: boolean }, cmd: Command) => {
+      await withClient(cmd, async (client) => {
+        const namespaces = await client.namespaces.list();
+        if (options.quiet) {
+          for (const namespace of namespaces) process.stdout.write(`${namespace.name}\n`);
+          return;
+        }
+        printTable([["NAME", "LABELS"], ...namespaces.map((ns) => [ns.name, formatLabels(ns.labels)])], 1, 1);
+      });
+    });
+
+  command
+    .command("info")
+    .description("print a namespace and its labels as JSON")
+    .argument("<name>")
+    .action(async (name: string, _options: unknown, cmd: Command) => {
+      await withClient(cmd, async (client) => printJson(await client.namespaces.get(name)));
+    });
+
+  command
+    .command("label")
+    .description("set labels (key=value) and remove them (key=)")
+    .argument("<name>")
+    .argument("[labels...]", "key=value pairs")
+    .action(async (name: string, args: string[], _options: unknown, cmd: Command) => {
+      const labels = parseLabelArgs(args);
+      await withClient(cmd, async (client) => {
+        const paths = Object.keys(labels).map((key) => `labels.${key}`);
+        await client.namespaces.update({ name, labels }, paths);
+      });
+    });
+
+  command
+    .command("remove")
+    .aliases(["rm"])
+    .description("delete namespaces; a namespace must be empty")
+    .argument("<names...>")
+    .action(async (names: string[], _options: unknown, cmd: Command) => {
+      await withClient(cmd, async (client) => {
+        await forEachItem(names, async (name) => {
+          await client.namespaces.delete(name);
+          process.stdout.write(`${name}\n`);
+        });
+      });
+    });
+
+  return command;
+}
