@@ -9,7 +9,14 @@ import type { Snapshot } from "../domain/snapshot.js";
 import type { StringMap } from "../domain/labels.js";
 import type { MetadataState, NamespaceState } from "../domain/state.js";
 import type { GcRemoval } from "./events.js";
-import { hasFlatLabel, hasRootLabel, isLeaseExpired, splitSnapshotReference, visitReferences } from "./references.js";
+import {
+  hasFlatLabel,
+  hasRootLabel,
+  isLeaseExpired,
+  splitSnapshotReference,
+  visitReferences,
+  type ReferenceVisitor,
+} from "./references.js";
 
 export type NodeKind = "content" | "snapshot" | "lease" | "image" | "container";
 
@@ -49,17 +56,20 @@ const UNMARKED: Level = 0;
 const FLAT: Level = 1;
 const FULL: Level = 2;
 
+/** A marked node. `explain` builds the `GcNode` on demand, which keeps each mark small. */
 interface Mark {
-  readonly node: GcNode;
+  readonly kind: NodeKind;
+  readonly key: string;
+  readonly snapshotter: string | undefined;
   readonly scope: NamespaceMarks;
   level: Level;
-  /** Level at which the edges were last followed; below `level` while the node waits in the work list. */
+  /** Level at which the edges were last followed. It is below `level` while the node waits in the work list. */
   followed: Level;
-  /** The node whose edge last raised `level`; undefined for a root. */
+  /** The node whose edge last raised `level`, or undefined for a root. */
   predecessor: Mark | undefined;
 }
 
-/** Marks of one namespace; edges never leave a namespace. */
+/** Marks of one namespace. Edges never leave a namespace. */
 interface NamespaceMarks {
   readonly name: string;
   readonly state: NamespaceState;
@@ -72,8 +82,9 @@ interface NamespaceMarks {
 }
 
 /**
- * Mark from every root over all namespaces. `now` = collection start in ns; a lease
- * whose containerd.io/gc.expire is strictly before it is expired.
+ * Mark from every root over all namespaces. `now` is the collection start in
+ * nanoseconds since the Unix epoch. A lease whose `containerd.io/gc.expire` is
+ * strictly before it has expired.
  *
  * The walk uses an explicit work list, so long parent chains need no call stack, and
  * visits each node at most twice (flat, then full), so it runs in time linear in
@@ -94,6 +105,14 @@ class Marker {
   marked = 0;
   private readonly pending: Mark[] = [];
 
+  /** Namespace and node whose labels `labelVisitor` is reading. One visitor serves every scan. */
+  private labelScope: NamespaceMarks | undefined;
+  private labelSource: Mark | undefined;
+  private readonly labelVisitor: ReferenceVisitor = {
+    content: (digest) => this.markContent(this.labelScope!, digest, FULL, this.labelSource),
+    snapshot: (snapshotter, key) => this.markSnapshot(this.labelScope!, snapshotter, key, FULL, this.labelSource),
+  };
+
   /** Mark the roots of one namespace, in containerd's scan order. */
   scanRoots(name: string, namespace: NamespaceState, now: bigint): void {
     const scope: NamespaceMarks = {
@@ -109,7 +128,7 @@ class Marker {
 
     for (const [id, lease] of namespace.leases) {
       if (isLeaseExpired(lease.labels, now)) continue;
-      const holder = this.markHolder(scope.leases, scope, { kind: "lease", namespace: name, key: id });
+      const holder = this.markHolder(scope.leases, scope, "lease", id);
       this.marked++;
       const level = hasFlatLabel(lease.labels) ? FLAT : FULL;
       for (const digest of lease.resources.content) {
@@ -121,7 +140,7 @@ class Marker {
     }
 
     for (const [imageName, image] of namespace.images) {
-      const holder = this.markHolder(scope.images, scope, { kind: "image", namespace: name, key: imageName });
+      const holder = this.markHolder(scope.images, scope, "image", imageName);
       this.markContent(scope, image.target.digest, FULL, holder);
       this.followLabels(scope, image.labels, holder);
     }
@@ -133,7 +152,7 @@ class Marker {
     }
 
     for (const [id, container] of namespace.containers) {
-      const holder = this.markHolder(scope.containers, scope, { kind: "container", namespace: name, key: id });
+      const holder = this.markHolder(scope.containers, scope, "container", id);
       // An empty snapshot key still names a root, as in containerd.
       if (container.snapshotter !== "") {
         this.markSnapshot(scope, container.snapshotter, container.snapshotKey, FULL, holder);
@@ -153,12 +172,12 @@ class Marker {
   /** Follow the edges of every node in the work list until it is empty. */
   drain(): void {
     for (let next = this.pending.pop(); next !== undefined; next = this.pending.pop()) {
-      // A node raised from flat to full while waiting is listed twice; the first pop follows it as full.
+      // A node raised from flat to full while waiting is listed twice, and the first pop follows it as full.
       if (next.followed >= next.level) continue;
       next.followed = next.level;
-      if (next.node.kind === "content") {
+      if (next.kind === "content") {
         this.followContent(next);
-      } else if (next.node.kind === "snapshot") {
+      } else if (next.kind === "snapshot") {
         this.followSnapshot(next);
       }
     }
@@ -166,13 +185,13 @@ class Marker {
 
   private followContent(content: Mark): void {
     if (content.level !== FULL) return;
-    const info = content.scope.state.content.get(content.node.key);
+    const info = content.scope.state.content.get(content.key);
     if (info) this.followLabels(content.scope, info.labels, content);
   }
 
   private followSnapshot(snapshot: Mark): void {
-    const snapshotter = snapshot.node.snapshotter!;
-    const record = snapshot.scope.state.snapshots.get(snapshotter)?.get(snapshot.node.key);
+    const snapshotter = snapshot.snapshotter!;
+    const record = snapshot.scope.state.snapshots.get(snapshotter)?.get(snapshot.key);
     if (!record) return;
     if (record.parent !== "") {
       this.markSnapshot(snapshot.scope, snapshotter, record.parent, snapshot.level, snapshot);
@@ -181,25 +200,24 @@ class Marker {
   }
 
   private followLabels(scope: NamespaceMarks, labels: Readonly<StringMap>, from: Mark): void {
-    visitReferences(labels, {
-      content: (digest) => this.markContent(scope, digest, FULL, from),
-      snapshot: (snapshotter, key) => this.markSnapshot(scope, snapshotter, key, FULL, from),
-    });
+    this.labelScope = scope;
+    this.labelSource = from;
+    visitReferences(labels, this.labelVisitor);
   }
 
   /** Record a root holder (lease, image or container), which has no edges of its own to follow. */
-  private markHolder(marks: Map<string, Mark>, scope: NamespaceMarks, node: GcNode): Mark {
-    const holder: Mark = { node, scope, level: FULL, followed: FULL, predecessor: undefined };
-    marks.set(node.key, holder);
+  private markHolder(marks: Map<string, Mark>, scope: NamespaceMarks, kind: NodeKind, key: string): Mark {
+    const holder: Mark = { kind, key, snapshotter: undefined, scope, level: FULL, followed: FULL, predecessor: undefined };
+    marks.set(key, holder);
     this.roots++;
     return holder;
   }
 
   private markContent(scope: NamespaceMarks, digest: string, level: Level, from: Mark | undefined): void {
-    if (!scope.state.content.has(digest)) return; // dead edge
     let content = scope.content.get(digest);
-    if (!content) {
-      content = newMark({ kind: "content", namespace: scope.name, key: digest }, scope);
+    if (content === undefined) {
+      if (!scope.state.content.has(digest)) return; // dead edge
+      content = newMark("content", digest, undefined, scope);
       scope.content.set(digest, content);
       this.marked++;
     }
@@ -213,16 +231,19 @@ class Marker {
     level: Level,
     from: Mark | undefined,
   ): void {
-    const [snapshotter, key] = splitSnapshotReference(snapshotterName, keyName);
-    if (!scope.state.snapshots.get(snapshotter)?.has(key)) return; // dead edge
+    let snapshotter = snapshotterName;
+    let key = keyName;
+    if (snapshotterName.includes("/")) [snapshotter, key] = splitSnapshotReference(snapshotterName, keyName);
+
     let marks = scope.snapshots.get(snapshotter);
-    if (!marks) {
-      marks = new Map();
-      scope.snapshots.set(snapshotter, marks);
-    }
-    let snapshot = marks.get(key);
-    if (!snapshot) {
-      snapshot = newMark({ kind: "snapshot", namespace: scope.name, key, snapshotter }, scope);
+    let snapshot = marks?.get(key);
+    if (snapshot === undefined) {
+      if (!scope.state.snapshots.get(snapshotter)?.has(key)) return; // dead edge
+      if (marks === undefined) {
+        marks = new Map();
+        scope.snapshots.set(snapshotter, marks);
+      }
+      snapshot = newMark("snapshot", key, snapshotter, scope);
       marks.set(key, snapshot);
       this.marked++;
     }
@@ -237,8 +258,14 @@ class Marker {
   }
 }
 
-function newMark(node: GcNode, scope: NamespaceMarks): Mark {
-  return { node, scope, level: UNMARKED, followed: UNMARKED, predecessor: undefined };
+function newMark(kind: NodeKind, key: string, snapshotter: string | undefined, scope: NamespaceMarks): Mark {
+  return { kind, key, snapshotter, scope, level: UNMARKED, followed: UNMARKED, predecessor: undefined };
+}
+
+function nodeOf(step: Mark): GcNode {
+  const node: GcNode = { kind: step.kind, namespace: step.scope.name, key: step.key };
+  if (step.snapshotter !== undefined) node.snapshotter = step.snapshotter;
+  return node;
 }
 
 class MarkIndex implements MarkResult {
@@ -256,7 +283,7 @@ class MarkIndex implements MarkResult {
     if (!step) return undefined;
     const chain: GcNode[] = [];
     for (; step !== undefined; step = step.predecessor) {
-      chain.push({ ...step.node });
+      chain.push(nodeOf(step));
     }
     return chain.reverse();
   }

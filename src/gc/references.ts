@@ -5,16 +5,16 @@
 import type { StringMap } from "../domain/labels.js";
 import { parseRfc3339 } from "../domain/time.js";
 
-/** Makes a content or snapshot record a root. Any non-empty value counts, even `false`. */
+/** Label that makes a content or snapshot record a root. Any non-empty value counts, even `false`. */
 export const LABEL_GC_ROOT = "containerd.io/gc.root";
-/** RFC 3339 time after which a lease stops being a root. */
+/** Label with the RFC 3339 time after which a lease stops being a root. */
 export const LABEL_GC_EXPIRE = "containerd.io/gc.expire";
-/** Makes a lease's resources flat roots: their reference labels are not followed. */
+/** Label that makes a lease's resources flat roots, whose reference labels are not followed. */
 export const LABEL_GC_FLAT = "containerd.io/gc.flat";
 
-/** Exact key, or followed by `.` or `/` and any name. */
+/** Reference key prefix. The exact key counts, or the key followed by `.` or `/` and any name. */
 const CONTENT_REFERENCE = "containerd.io/gc.ref.content";
-/** Followed by the snapshotter name, which may be followed by `/` and any name. */
+/** Reference key prefix, followed by the snapshotter name and optionally by `/` and any name. */
 const SNAPSHOT_REFERENCE = "containerd.io/gc.ref.snapshot.";
 
 /** Receiver of the edges found in a label map. */
@@ -47,21 +47,25 @@ function isContentReferenceKey(key: string): boolean {
   return next === "." || next === "/";
 }
 
-/** Whether the labels carry `containerd.io/gc.root` with a non-empty value. */
+/** Return whether the labels carry `containerd.io/gc.root` with a non-empty value. */
 export function hasRootLabel(labels: Readonly<StringMap>): boolean {
   return isSet(labels, LABEL_GC_ROOT);
 }
 
-/** Whether a lease's labels make its resources flat roots. */
+/** Return whether a lease's labels make its resources flat roots. */
 export function hasFlatLabel(labels: Readonly<StringMap>): boolean {
   return isSet(labels, LABEL_GC_FLAT);
 }
 
 /**
- * Whether a lease has expired at `now` (nanoseconds since the Unix epoch): its
+ * Return whether a lease has expired at `now` (nanoseconds since the Unix epoch): its
  * `containerd.io/gc.expire` parses as RFC 3339 and is strictly before `now`. A
  * missing or unparsable value never expires, as in containerd, which logs and
  * ignores it.
+ *
+ * NOTE: `parseRfc3339` and Go's `time.Parse(time.RFC3339, …)` disagree on edge
+ * cases. Go rejects day 30 of February and a lowercase `t` or `z`, and accepts more
+ * than nine fraction digits or a comma before them, so such leases expire differently.
  */
 export function isLeaseExpired(labels: Readonly<StringMap>, now: bigint): boolean {
   if (!isSet(labels, LABEL_GC_EXPIRE)) return false;
@@ -78,6 +82,10 @@ function isSet(labels: Readonly<StringMap>, key: string): boolean {
  * node `<snapshotter>/<key>` and cuts that string at its first `/`, so a container
  * whose snapshotter is `a/b` with key `c` refers to snapshotter `a`, key `b/c`.
  * Names without `/` pass through unchanged.
+ *
+ * NOTE: a snapshot record stored under a snapshotter name that contains `/` can
+ * never be marked. A lease resource type cannot name such a snapshotter, and the
+ * default configured names (`overlayfs`, `native`) contain none.
  */
 export function splitSnapshotReference(snapshotter: string, key: string): [snapshotter: string, key: string] {
   const slash = snapshotter.indexOf("/");
