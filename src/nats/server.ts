@@ -3,15 +3,15 @@
  * `ctrmeta serve` without `--server` and for tests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 export interface EmbeddedServerOptions {
   port: number;
   /** JetStream store directory parent; the server keeps its files in `<dataDir>/jetstream`. */
   dataDir: string;
-  /** Path of the nats-server binary; `nats-server` on PATH by default. */
+  /** Path of the nats-server binary; found by findNatsServer() by default. */
   binary?: string;
   /** Extra command-line arguments, e.g. a cluster configuration. */
   extraArgs?: string[];
@@ -49,8 +49,29 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
+/**
+ * Locate nats-server: $NATS_SERVER_BIN, then PATH, then /usr/sbin and
+ * /usr/local/sbin, where Debian installs it but a user's PATH often lacks.
+ * Returns the bare name when nothing is found, so spawning reports ENOENT.
+ */
+export function findNatsServer(): string {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  const directories = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
+  for (const directory of directories) {
+    if (directory === "") continue;
+    const candidate = join(directory, "nats-server");
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return "nats-server";
+}
+
 export async function startNatsServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  const binary = options.binary ?? "nats-server";
+  const binary = options.binary ?? findNatsServer();
   mkdirSync(options.dataDir, { recursive: true });
   const args = ["-a", "127.0.0.1", "-p", String(options.port), "-js", "-sd", join(options.dataDir, "jetstream"), ...(options.extraArgs ?? [])];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
