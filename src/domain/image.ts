@@ -5,7 +5,7 @@
 import type { CommandMeta, Decision, Verdict } from "./decision.js";
 import { validateDigest } from "./digest.js";
 import { AlreadyExists, InvalidArgument, NotFound, quote, statusError } from "./errors.js";
-import { copyMap, validateLabels, withoutEmptyValues, type StringMap } from "./labels.js";
+import { copyMap, validateLabels, validateMapKeys, withoutEmptyValues, type StringMap } from "./labels.js";
 import { ensureNamespace, type MetadataState, type NamespaceState } from "./state.js";
 import type { Timestamp } from "./time.js";
 import { lookupMap, type FieldAdaptor } from "../filters/filters.js";
@@ -58,6 +58,8 @@ function validateImage(image: { name: string; labels: StringMap; target: Descrip
   validateDigest(digest, (reason) => `Target.Digest ${quote(digest)} invalid: ${reason}`);
   if (!(size > 0)) throw new InvalidArgument("Target.Size must be greater than zero");
   if (mediaType === "") throw new InvalidArgument("Target.MediaType must be set");
+  // Last, because containerd only fails on it when writing to storage.
+  validateMapKeys("image.Target.Annotations", "annotation", image.target.annotations);
 }
 
 /**

@@ -58,9 +58,20 @@ export function validateLabel(key: string, value: string): void {
       `label key and value length (${total} bytes) greater than maximum size (${LABEL_MAX_BYTES} bytes), key: ${keyForMessage(key)}`,
     );
   }
-  if (key === "" && value !== "") {
-    throw new InvalidArgument(`label key ${quote(key)} must not be empty (value ${quote(value)})`);
-  }
+  if (key === "" && value !== "") throw emptyKeyError("label", value);
+}
+
+function emptyKeyError(noun: string, value: string): InvalidArgument {
+  return new InvalidArgument(`${noun} key ${quote("")} must not be empty (value ${quote(value)})`);
+}
+
+/**
+ * Reject an empty key with a non-empty value in a map that has no size limit (image
+ * target annotations, lease labels). containerd stores such an entry and fails in
+ * bbolt (`key required`, gRPC Unknown); ctrmeta rejects it up front as InvalidArgument.
+ */
+export function validateMapKeys(context: string, noun: string, map: Readonly<StringMap> | undefined): void {
+  if (map && Object.hasOwn(map, "") && map[""] !== "") throw emptyKeyError(noun, map[""]!).wrap(context);
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { CommandMeta, Decision, Verdict } from "./decision.js";
 import { digestProblem } from "./digest.js";
 import { AlreadyExists, InvalidArgument, NotFound, NotImplemented, UnknownError, quote } from "./errors.js";
-import { withoutEmptyValues, type StringMap } from "./labels.js";
+import { validateMapKeys, withoutEmptyValues, type StringMap } from "./labels.js";
 import { compareBytes, sortBytes } from "./order.js";
 import { ensureNamespace, type MetadataState, type NamespaceState } from "./state.js";
 import type { Timestamp } from "./time.js";
@@ -119,6 +119,8 @@ export function decideCreateLease(
   const id = input.id || generatedId;
   if (id === "") throw new UnknownError("lease id must be provided");
   if (namespace?.leases.has(id)) throw new AlreadyExists(`lease ${quote(id)}`);
+  // After the existence check, because containerd only fails on it when writing the labels.
+  validateMapKeys("lease.Labels", "label", input.labels);
   const lease = { id, labels: withoutEmptyValues(input.labels), createdAt: meta.now };
   return { event: { type: "lease.created", lease }, result: { ...lease, resources: EMPTY_RESOURCES } };
 }
