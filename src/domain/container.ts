@@ -4,7 +4,7 @@
  */
 import type { AnyValue } from "./any.js";
 import type { Decision, CommandMeta, Verdict } from "./decision.js";
-import { AlreadyExists, InvalidArgument, MetadataError, NotFound, quote } from "./errors.js";
+import { AlreadyExists, InvalidArgument, MetadataError, NotFound, quote, statusError } from "./errors.js";
 import { validateIdentifier } from "./identifiers.js";
 import { copyMap, emptyMap, validateLabels, withoutEmptyValues, type StringMap } from "./labels.js";
 import { ensureNamespace, type MetadataState, type NamespaceState } from "./state.js";
@@ -128,7 +128,7 @@ export function decideUpdateContainer(
   meta: CommandMeta,
 ): Decision<Container> {
   const id = input.id ?? "";
-  if (id === "") throw new InvalidArgument("Container.ID required");
+  if (id === "") throw statusError("InvalidArgument", "Container.ID required");
   if (!namespace?.hasContainerBucket) {
     throw new NotFound(`cannot update container ${quote(id)} in namespace ${quote(meta.namespace)}`);
   }
