@@ -17,8 +17,10 @@ import { startApiService } from "./api/service.js";
 import { CommandHandler } from "./commands/handler.js";
 import { SystemClock, type Clock } from "./domain/time.js";
 import { Notifier } from "./events/notifier.js";
+import { GcCoordinator } from "./gc/coordinator.js";
+import type { SchedulerConfig } from "./gc/scheduler.js";
 import { EventStore } from "./nats/event-store.js";
-import { applyStreams } from "./nats/streams.js";
+import { applyBucket, applyConsumer, applyStreams, loadDefinition, type BucketDefinition, type ConsumerDefinition } from "./nats/streams.js";
 import { Layout } from "./nats/subjects.js";
 import { Projection } from "./projections/projection.js";
 import { Projector } from "./projections/projector.js";
@@ -39,6 +41,8 @@ export interface InstanceOptions {
   name?: string;
   /** Publish notifications to the topics stream (one instance per log must). */
   notify?: boolean;
+  /** Garbage collection scheduler settings; `false` disables collection on this instance. */
+  gc?: Partial<SchedulerConfig> | false;
 }
 
 export function packageVersion(): string {
@@ -78,6 +82,7 @@ export class Instance {
     private readonly projector: Projector,
     private readonly notifier: Notifier | undefined,
     private readonly api: Service,
+    readonly gc: GcCoordinator | undefined,
   ) {}
 
   static async start(options: InstanceOptions): Promise<Instance> {
@@ -100,11 +105,23 @@ export class Instance {
       }
 
       const store = new EventStore(js, jsm, layout);
-      const commands = new CommandHandler(projection, store, layout, options.clock ?? new SystemClock());
+      const clock = options.clock ?? new SystemClock();
+      const commands = new CommandHandler(projection, store, layout, clock);
       const snapshotters = new Set(options.snapshotters ?? DEFAULT_SNAPSHOTTERS);
-      const api = await startApiService(nc, layout, { commands, projection, snapshotters }, log, { version: packageVersion() });
+
+      let gc: GcCoordinator | undefined;
+      if (options.gc !== false) {
+        await applyConsumer(jsm, loadDefinition<ConsumerDefinition>("gc-consumer.json", layout));
+        const kv = await applyBucket(nc, jsm, loadDefinition<BucketDefinition>("election.json", layout), options.replicas);
+        const candidate = `${options.name ?? "ctrmeta"}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+        gc = new GcCoordinator({ nc, js, kv, layout, projection, commands, clock, log, config: options.gc ?? {}, candidate });
+        gc.start();
+      }
+
+      const deps = gc ? { commands, projection, snapshotters, clock, gc } : { commands, projection, snapshotters, clock };
+      const api = await startApiService(nc, layout, deps, log, { version: packageVersion() });
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api);
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc);
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw error;
@@ -124,6 +141,7 @@ export class Instance {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<unknown>]> = [
         ["api", () => this.api.stop()],
+        ["gc", async () => this.gc?.stop()],
         ["notifier", async () => this.notifier?.stop()],
         ["projector", () => this.projector.stop()],
         ["connection", () => this.nc.drain()],

@@ -3,6 +3,7 @@
  * the service it may use.
  */
 import type { CommandHandler } from "../commands/handler.js";
+import type { Clock } from "../domain/time.js";
 import { FailedPrecondition, MetadataError } from "../domain/errors.js";
 import { validateIdentifier } from "../domain/identifiers.js";
 import type { Projection } from "../projections/projection.js";
@@ -21,8 +22,16 @@ export interface ServiceDeps {
   projection: Projection;
   /** Snapshotter names the service accepts. */
   snapshotters: ReadonlySet<string>;
-  /** Run a garbage collection and wait for it; undefined until GC is wired in. */
-  collectGarbage?: () => Promise<Body>;
+  clock: Clock;
+  /** The elected garbage collector; undefined when GC is disabled. */
+  gc?: GcAccess;
+}
+
+/** Requests to the elected garbage collector, wherever it runs. */
+export interface GcAccess {
+  /** Run a collection that starts after this call and return its stats. */
+  collect(): Promise<Body>;
+  status(): Promise<Body>;
 }
 
 export interface MethodResult {

@@ -59,7 +59,7 @@ export const imageMethods: MethodTable = {
         requestId: context.requestId,
         decide: (state) => decideDeleteImage(state.namespaces.get(namespace), name),
       });
-      if (sync && deps.collectGarbage) return { body: { gc: await deps.collectGarbage() }, revision };
+      if (sync && deps.gc) return { body: { gc: await deps.gc.collect() }, revision };
       return { body: {}, revision };
     },
   },

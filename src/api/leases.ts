@@ -43,7 +43,7 @@ export const leaseMethods: MethodTable = {
         requestId: context.requestId,
         decide: (state) => decideDeleteLease(state.namespaces.get(namespace), id),
       });
-      if (sync && deps.collectGarbage) return { body: { gc: await deps.collectGarbage() }, revision };
+      if (sync && deps.gc) return { body: { gc: await deps.gc.collect() }, revision };
       return { body: {}, revision };
     },
 

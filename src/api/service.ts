@@ -14,6 +14,7 @@ import { InvalidArgument, MetadataError, quote, UnknownError } from "../domain/e
 import { packValue, unpackValue } from "../events/codec.js";
 import { decodeToken, encodeToken, type Layout } from "../nats/subjects.js";
 import { containerMethods } from "./containers.js";
+import { gcMethods } from "./gc.js";
 import { contentMethods } from "./content.js";
 import type { MethodTable, RequestContext, ServiceDeps } from "./context.js";
 import { imageMethods } from "./images.js";
@@ -38,6 +39,7 @@ export const ALL_METHODS: MethodTable = {
   ...contentMethods,
   ...snapshotMethods,
   ...leaseMethods,
+  ...gcMethods,
 };
 
 export interface ApiLog {

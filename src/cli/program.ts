@@ -8,6 +8,7 @@ import { DEFAULT_SERVER, ReportedError } from "./common.js";
 import { containersCommand } from "./containers.js";
 import { contentCommand } from "./content.js";
 import { eventsCommand } from "./events.js";
+import { gcCommand } from "./gc.js";
 import { imagesCommand } from "./images.js";
 import { leasesCommand } from "./leases.js";
 import { namespacesCommand } from "./namespaces.js";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   program.addCommand(snapshotsCommand());
   program.addCommand(leasesCommand());
   program.addCommand(eventsCommand());
+  program.addCommand(gcCommand());
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

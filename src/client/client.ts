@@ -22,7 +22,7 @@ import {
   REQUEST_ID_HEADER,
   REVISION_HEADER,
 } from "../api/service.js";
-import { ContainersClient, ContentClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
+import { ContainersClient, ContentClient, GcClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
 
 export type Body = Record<string, unknown>;
 
@@ -57,6 +57,7 @@ export class Client {
   readonly content = new ContentClient(this);
   readonly snapshots = new SnapshotsClient(this);
   readonly leases = new LeasesClient(this);
+  readonly gc = new GcClient(this);
 
   private constructor(
     readonly nc: NatsConnection,

@@ -137,24 +137,24 @@ export class NamespacesClient extends ServiceClient {
   }
 
   async create(namespace: NamespaceRecord, options?: CallOptions): Promise<NamespaceRecord> {
-    const reply = await this.call("create", { namespace }, { namespace: namespace.name, ...options });
+    const reply = await this.call("create", { namespace }, { ...options, namespace: namespace.name });
     return reply.body.namespace as NamespaceRecord;
   }
 
   async get(name: string, options?: CallOptions): Promise<NamespaceRecord> {
-    return (await this.call("get", { name }, { namespace: name, ...options })).body.namespace as NamespaceRecord;
+    return (await this.call("get", { name }, { ...options, namespace: name })).body.namespace as NamespaceRecord;
   }
 
   async list(options?: CallOptions): Promise<NamespaceRecord[]> {
-    return ((await this.call("list", {}, { namespace: "", ...options })).body.namespaces ?? []) as NamespaceRecord[];
+    return ((await this.call("list", {}, { ...options, namespace: "" })).body.namespaces ?? []) as NamespaceRecord[];
   }
 
   async update(namespace: NamespaceRecord, updateMask: string[] = [], options?: CallOptions): Promise<void> {
-    await this.call("update", { namespace, updateMask }, { namespace: namespace.name, ...options });
+    await this.call("update", { namespace, updateMask }, { ...options, namespace: namespace.name });
   }
 
   async delete(name: string, options?: CallOptions): Promise<void> {
-    await this.call("delete", { name }, { namespace: name, ...options });
+    await this.call("delete", { name }, { ...options, namespace: name });
   }
 }
 
@@ -262,5 +262,54 @@ export class LeasesClient extends ServiceClient {
 
   async listResources(id: string, options?: CallOptions): Promise<LeaseResource[]> {
     return ((await this.call("listResources", { id }, options)).body.resources ?? []) as LeaseResource[];
+  }
+}
+
+/** Statistics of one garbage collection, as the service returns them. */
+export interface CollectionStats {
+  startedAt: string;
+  viewSeq: number;
+  seq?: number;
+  durationMs: number;
+  markMs: number;
+  roots: number;
+  marked: number;
+  candidates: number;
+  removed: { content: number; snapshots: number; leases: number };
+  skipped: number;
+}
+
+export interface GcNodeRecord {
+  kind: "content" | "snapshot" | "lease" | "image" | "container";
+  namespace: string;
+  key: string;
+  snapshotter?: string;
+}
+
+export interface Explanation {
+  node: GcNodeRecord;
+  reachable: boolean;
+  /** From a root to the node; empty when the node is unreferenced. */
+  chain: GcNodeRecord[];
+}
+
+export class GcClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "gc");
+  }
+
+  /** Run a garbage collection that starts after this call and return its stats. */
+  async collect(options?: CallOptions): Promise<CollectionStats> {
+    return (await this.call("collect", {}, { ...options, namespace: "" })).body.gc as CollectionStats;
+  }
+
+  async status(options?: CallOptions): Promise<Record<string, unknown>> {
+    return (await this.call("status", {}, { ...options, namespace: "" })).body.status as Record<string, unknown>;
+  }
+
+  /** Why an object in the request's namespace is kept, or that nothing references it. */
+  async explain(kind: GcNodeRecord["kind"], key: string, snapshotter?: string, options?: CallOptions): Promise<Explanation> {
+    const body = snapshotter === undefined ? { kind, key } : { kind, key, snapshotter };
+    return (await this.call("explain", body, options)).body as unknown as Explanation;
   }
 }

@@ -236,7 +236,7 @@ export function evolveContainer(state: MetadataState, namespaceName: string, eve
       namespace.containers.set(event.container.id, event.container);
       namespace.hasContainerBucket = true;
       const { id, image, runtime } = event.container;
-      return { notifications: [{ topic: "/containers/create", type: "ContainerCreate", payload: { id, image, runtime } }] };
+      return { notifications: [{ topic: "/containers/create", type: "containerd.events.ContainerCreate", payload: { id, image, runtime } }] };
     }
     case "container.updated": {
       if (!existing?.containers.has(event.container.id)) {
@@ -245,13 +245,13 @@ export function evolveContainer(state: MetadataState, namespaceName: string, eve
       existing.containers.set(event.container.id, event.container);
       const { id, image, labels, snapshotKey } = event.container;
       return {
-        notifications: [{ topic: "/containers/update", type: "ContainerUpdate", payload: { id, image, labels, snapshotKey } }],
+        notifications: [{ topic: "/containers/update", type: "containerd.events.ContainerUpdate", payload: { id, image, labels, snapshotKey } }],
       };
     }
     case "container.deleted": {
       if (!existing?.containers.has(event.id)) return { rejected: new NotFound(`container ${event.id}`) };
       existing.containers.delete(event.id);
-      return { notifications: [{ topic: "/containers/delete", type: "ContainerDelete", payload: { id: event.id } }], dirty: true };
+      return { notifications: [{ topic: "/containers/delete", type: "containerd.events.ContainerDelete", payload: { id: event.id } }], dirty: true };
     }
   }
 }

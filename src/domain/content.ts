@@ -138,7 +138,7 @@ export function evolveContent(state: MetadataState, namespaceName: string, event
       const lease = event.lease === undefined ? undefined : existing.leases.get(event.lease);
       if (lease) existing.leases.set(lease.id, withoutResource(lease, { type: "content", id: event.digest }));
       return {
-        notifications: [{ topic: "/content/delete", type: "ContentDelete", payload: { digest: event.digest } }],
+        notifications: [{ topic: "/content/delete", type: "containerd.events.ContentDelete", payload: { digest: event.digest } }],
         dirty: true,
       };
     }

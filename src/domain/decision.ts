@@ -38,7 +38,10 @@ export interface Decision<R> {
 export interface Notification {
   /** containerd topic, e.g. `/containers/create`. */
   topic: string;
-  /** Payload type name without the `containerd.events.` prefix, e.g. `ContainerCreate`. */
+  /**
+   * Full protobuf name of the payload, e.g. `containerd.events.ContainerCreate`;
+   * containerd declares image events in `containerd.services.images.v1`.
+   */
   type: string;
   payload: Record<string, unknown>;
   /** Namespace of the envelope when it differs from the event's (never, so far). */

@@ -156,18 +156,18 @@ export function evolveImage(state: MetadataState, namespaceName: string, event: 
       if (existing?.images.has(event.image.name)) return { rejected: new AlreadyExists(`image ${quote(event.image.name)}`) };
       ensureNamespace(state, namespaceName).images.set(event.image.name, event.image);
       const { name, labels } = event.image;
-      return { notifications: [{ topic: "/images/create", type: "ImageCreate", payload: { name, labels } }] };
+      return { notifications: [{ topic: "/images/create", type: "containerd.services.images.v1.ImageCreate", payload: { name, labels } }] };
     }
     case "image.updated": {
       if (!existing?.images.has(event.image.name)) return { rejected: new NotFound(`image ${quote(event.image.name)}`) };
       existing.images.set(event.image.name, event.image);
       const { name, labels } = event.image;
-      return { notifications: [{ topic: "/images/update", type: "ImageUpdate", payload: { name, labels } }] };
+      return { notifications: [{ topic: "/images/update", type: "containerd.services.images.v1.ImageUpdate", payload: { name, labels } }] };
     }
     case "image.deleted": {
       if (!existing?.images.has(event.name)) return { rejected: new NotFound(`image ${quote(event.name)}`) };
       existing.images.delete(event.name);
-      return { notifications: [{ topic: "/images/delete", type: "ImageDelete", payload: { name: event.name } }], dirty: true };
+      return { notifications: [{ topic: "/images/delete", type: "containerd.services.images.v1.ImageDelete", payload: { name: event.name } }], dirty: true };
     }
   }
 }

@@ -133,7 +133,7 @@ export function evolveNamespace(state: MetadataState, event: NamespaceEvent): Ve
       ensureNamespace(state, event.name).labels = copyMap(event.labels);
       return {
         notifications: [
-          { topic: "/namespaces/create", type: "NamespaceCreate", payload: { name: event.name, labels: event.requestLabels } },
+          { topic: "/namespaces/create", type: "containerd.events.NamespaceCreate", payload: { name: event.name, labels: event.requestLabels } },
         ],
       };
     }
@@ -141,7 +141,7 @@ export function evolveNamespace(state: MetadataState, event: NamespaceEvent): Ve
       if (event.wrote) ensureNamespace(state, event.name).labels = copyMap(event.labels);
       return {
         notifications: [
-          { topic: "/namespaces/update", type: "NamespaceUpdate", payload: { name: event.name, labels: event.requestLabels } },
+          { topic: "/namespaces/update", type: "containerd.events.NamespaceUpdate", payload: { name: event.name, labels: event.requestLabels } },
         ],
       };
     }
@@ -154,7 +154,7 @@ export function evolveNamespace(state: MetadataState, event: NamespaceEvent): Ve
       }
       if (!namespace) return { rejected: new NotFound(`namespace ${quote(event.name)}`) };
       state.namespaces.delete(event.name);
-      return { notifications: [{ topic: "/namespaces/delete", type: "NamespaceDelete", payload: { name: event.name } }] };
+      return { notifications: [{ topic: "/namespaces/delete", type: "containerd.events.NamespaceDelete", payload: { name: event.name } }] };
     }
   }
 }

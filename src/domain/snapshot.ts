@@ -226,7 +226,7 @@ export function evolveSnapshot(state: MetadataState, namespaceName: string, even
       updateLease(namespace, event.lease, (lease) => withResource(lease, { type, id: snapshot.name }));
       if (snapshot.kind === "view") return { notifications: [] };
       const { name: key, parent, snapshotter } = snapshot;
-      return { notifications: [{ topic: "/snapshot/prepare", type: "SnapshotPrepare", payload: { key, parent, snapshotter } }] };
+      return { notifications: [{ topic: "/snapshot/prepare", type: "containerd.events.SnapshotPrepare", payload: { key, parent, snapshotter } }] };
     }
     case "snapshot.committed": {
       const { snapshot, key } = event;
@@ -245,7 +245,7 @@ export function evolveSnapshot(state: MetadataState, namespaceName: string, even
       for (const child of children ?? []) link(namespace, snapshotter, name, child);
       const type = `snapshots/${snapshotter}`;
       updateLease(namespace, event.lease, (lease) => withoutResource(withResource(lease, { type, id: name }), { type, id: key }));
-      return { notifications: [{ topic: "/snapshot/commit", type: "SnapshotCommit", payload: { key, name, snapshotter } }] };
+      return { notifications: [{ topic: "/snapshot/commit", type: "containerd.events.SnapshotCommit", payload: { key, name, snapshotter } }] };
     }
     case "snapshot.updated": {
       const { snapshot } = event;
@@ -262,7 +262,7 @@ export function evolveSnapshot(state: MetadataState, namespaceName: string, even
       deleteSnapshotRecord(existing!, snapshotter, key);
       updateLease(existing!, event.lease, (lease) => withoutResource(lease, { type: `snapshots/${snapshotter}`, id: key }));
       return {
-        notifications: [{ topic: "/snapshot/remove", type: "SnapshotRemove", payload: { key, snapshotter } }],
+        notifications: [{ topic: "/snapshot/remove", type: "containerd.events.SnapshotRemove", payload: { key, snapshotter } }],
         dirty: true,
       };
     }

@@ -55,3 +55,25 @@ export class SystemClock implements Clock {
     return formatNanos(this.nowNanos());
   }
 }
+
+/**
+ * A clock that starts at a given instant and then runs at the speed of real time.
+ * The replay runner uses it so that lease expiry is judged as it was when a
+ * session was recorded.
+ */
+export class OffsetClock implements Clock {
+  private readonly system = new SystemClock();
+  private readonly offset: bigint;
+
+  constructor(start: bigint) {
+    this.offset = start - this.system.nowNanos();
+  }
+
+  nowNanos(): bigint {
+    return this.system.nowNanos() + this.offset;
+  }
+
+  now(): Timestamp {
+    return formatNanos(this.nowNanos());
+  }
+}

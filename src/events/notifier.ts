@@ -85,7 +85,7 @@ export class Notifier {
           timestamp: envelope.time,
           namespace,
           topic: notification.topic,
-          event: { typeUrl: `containerd.events.${notification.type}`, value: encodePayload(notification.payload) },
+          event: { typeUrl: notification.type, value: encodePayload(notification.payload) },
         },
       });
     });

@@ -6,7 +6,7 @@
  */
 import type { Notification, Verdict } from "../domain/decision.js";
 import { deleteSnapshotRecord } from "../domain/snapshot.js";
-import type { MetadataState } from "../domain/state.js";
+import type { MetadataState, NamespaceState } from "../domain/state.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { GcCollected, GcRemoval } from "./events.js";
 import { mark } from "./mark.js";
@@ -19,7 +19,16 @@ export interface GcOutcome {
 
 export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
   const now = parseRfc3339(event.startedAt) ?? 0n;
-  const result = mark(state, now);
+  // Edges never leave a namespace, so marking only the namespaces with removals is exact.
+  const affected = new Map<string, NamespaceState>();
+  for (const removal of event.removals) {
+    const namespace = state.namespaces.get(removal.namespace);
+    if (namespace) affected.set(removal.namespace, namespace);
+  }
+  // NOTE: this mark runs on every instance while it applies the event. It costs
+  // time linear in the affected namespaces' objects and blocks that instance's
+  // projection meanwhile.
+  const result = mark({ namespaces: affected }, now);
   const removed: GcRemoval[] = [];
   const notifications: Notification[] = [];
   let skipped = 0;
@@ -40,7 +49,7 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
         notifications.push({
           namespace: removal.namespace,
           topic: "/content/delete",
-          type: "ContentDelete",
+          type: "containerd.events.ContentDelete",
           payload: { digest: removal.key, gc: true },
         });
         break;
@@ -54,7 +63,7 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
         notifications.push({
           namespace: removal.namespace,
           topic: "/snapshot/remove",
-          type: "SnapshotRemove",
+          type: "containerd.events.SnapshotRemove",
           payload: { key: removal.key, snapshotter, gc: true },
         });
         break;
@@ -67,7 +76,7 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
         notifications.push({
           namespace: removal.namespace,
           topic: "/leases/delete",
-          type: "LeaseDelete",
+          type: "ctrmeta.events.LeaseDelete",
           payload: { id: removal.key, gc: true },
         });
         break;

@@ -5,7 +5,9 @@
  * not know, and ctrmeta must not run on a log that lacks what it relies on.
  */
 import { readFileSync } from "node:fs";
-import { JetStreamApiError, JetStreamApiCodes, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { JetStreamApiError, JetStreamApiCodes, type ConsumerConfig, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Layout } from "./subjects.js";
 
 export interface StreamDefinition {
@@ -17,11 +19,68 @@ export interface StreamDefinition {
 
 const STREAMS_DIR = new URL("../../../streams/", import.meta.url);
 
-export function loadStreamDefinition(file: string, layout: Layout): StreamDefinition {
+export interface ConsumerDefinition {
+  kind: "consumer";
+  description: string;
+  stream: string;
+  config: Record<string, unknown>;
+  verify: string[];
+}
+
+export interface BucketDefinition {
+  kind: "bucket";
+  description: string;
+  name: string;
+  history: number;
+  ttl_ms: number;
+  verify: string[];
+}
+
+/** Read a definition from `streams/`, with the layout's prefix filled in. */
+export function loadDefinition<T>(file: string, layout: Layout): T {
   const text = readFileSync(new URL(file, STREAMS_DIR), "utf8")
     .replaceAll("{PREFIX}", layout.prefix.toUpperCase())
     .replaceAll("{prefix}", layout.prefix);
-  return JSON.parse(text) as StreamDefinition;
+  return JSON.parse(text) as T;
+}
+
+export function loadStreamDefinition(file: string, layout: Layout): StreamDefinition {
+  return loadDefinition<StreamDefinition>(file, layout);
+}
+
+function checkVerified(what: string, verify: string[], wanted: Record<string, unknown>, actual: Record<string, unknown>): void {
+  const problems = verify
+    .filter((key) => !sameValue(wanted[key], actual[key]))
+    .map((key) => `${key}: wanted ${JSON.stringify(wanted[key])}, server has ${JSON.stringify(actual[key])}`);
+  if (problems.length > 0) {
+    throw new Error(`${what} is not configured as ctrmeta needs (is the nats-server older than 2.9?): ${problems.join("; ")}`);
+  }
+}
+
+/** Create or update a durable consumer, then verify it. */
+export async function applyConsumer(jsm: JetStreamManager, definition: ConsumerDefinition): Promise<ConsumerConfig> {
+  const wanted = definition.config;
+  const name = String(wanted.durable_name);
+  const info = await jsm.consumers.add(definition.stream, wanted as Partial<ConsumerConfig>).catch(async (error: unknown) => {
+    // An existing consumer with other settings: update what may change.
+    if (error instanceof JetStreamApiError) return jsm.consumers.update(definition.stream, name, wanted as Partial<ConsumerConfig>);
+    throw error;
+  });
+  checkVerified(`consumer ${name} on ${definition.stream}`, definition.verify, wanted, info.config as unknown as Record<string, unknown>);
+  return info.config;
+}
+
+/** Create or open a KV bucket, then verify its stream. */
+export async function applyBucket(nc: NatsConnection, jsm: JetStreamManager, definition: BucketDefinition, replicas?: number): Promise<KV> {
+  const kv = await new Kvm(nc).create(definition.name, {
+    history: definition.history,
+    ttl: definition.ttl_ms,
+    ...(replicas === undefined ? {} : { replicas }),
+  });
+  const info = await jsm.streams.info(`KV_${definition.name}`);
+  const wanted: Record<string, unknown> = { max_age: definition.ttl_ms * 1_000_000, max_msgs_per_subject: definition.history };
+  checkVerified(`bucket ${definition.name}`, definition.verify, wanted, info.config as unknown as Record<string, unknown>);
+  return kv;
 }
 
 export interface ApplyOptions {
@@ -50,12 +109,7 @@ export async function applyStream(jsm: JetStreamManager, definition: StreamDefin
   else await jsm.streams.add({ ...(wanted as Partial<StreamConfig>), name });
 
   const actual = (await jsm.streams.info(name)).config as unknown as Record<string, unknown>;
-  const problems = definition.verify
-    .filter((key) => !sameValue(wanted[key], actual[key]))
-    .map((key) => `${key}: wanted ${JSON.stringify(wanted[key])}, server has ${JSON.stringify(actual[key])}`);
-  if (problems.length > 0) {
-    throw new Error(`stream ${name} is not configured as ctrmeta needs (is the nats-server older than 2.9?): ${problems.join("; ")}`);
-  }
+  checkVerified(`stream ${name}`, definition.verify, wanted, actual);
   return actual as unknown as StreamConfig;
 }
 

@@ -20,6 +20,9 @@
  *     <ns> is the request's namespace ("_" for none; for the namespace service, the
  *     target namespace), so NATS permissions can confine a user to a namespace.
  *
+ *   P.internal.gc.<method>   answered by the elected garbage collector only
+ *   durable consumer P-gc on P_LOG, KV bucket P-election (see streams/)
+ *
  * One subject per aggregate gives per-object optimistic concurrency with
  * `Nats-Expected-Last-Subject-Sequence`. Bump LAYOUT_VERSION when this changes.
  */
@@ -156,6 +159,11 @@ export class Layout {
 
   get apiPrefix(): string {
     return `${this.prefix}.api.v1`;
+  }
+
+  /** Subject the elected garbage collector answers for one of its methods. */
+  internalGcSubject(method: "collect" | "status"): string {
+    return `${this.prefix}.internal.gc.${method}`;
   }
 
   /** The namespace token of an API subject, or undefined when the subject is not one. */

@@ -1,7 +1,7 @@
 /**
  * Conformance runner: runs every case of a cases file against one fresh embedded
  * ctrmeta (a private nats-server on 127.0.0.1 and one instance) and prints one line
- * per case, then `N passed, M failed[, K skipped]`.
+ * per case, then `N passed, M failed`.
  *
  * Usage: node dist/src/runners/conformance.js FILE   (or `npm run conformance -- FILE`)
  *
@@ -19,29 +19,24 @@ import { startEmbeddedStack, type EmbeddedStack } from "./embedded.js";
 import { checkOutcome } from "./expectations.js";
 import { collectGarbage, NamespaceNames, runStep, type StepResult } from "./operations.js";
 
-export type CaseStatus = "ok" | "fail" | "skip";
+export type CaseStatus = "ok" | "fail";
 
 export interface CaseResult {
   id: string;
   status: CaseStatus;
-  /** For a failure, `step N <op>: <what differed>`; for a skip, the reason. */
+  /** For a failure, `step N <op>: <what differed>`. */
   detail?: string;
 }
 
 /** Run a case's steps against a client, with the case's namespace names. */
 export async function runCaseWith(client: Client, testCase: Case, names: NamespaceNames): Promise<CaseResult> {
   const id = testCase.id;
-  // Set once a delete with sync replied without collecting garbage: later steps may
-  // expect what that collection would have removed.
-  let uncollected: string | undefined;
-
   for (const step of testCase.steps) {
     const label = `step ${step.index} ${step.op}`;
     let result: StepResult;
     try {
       if (step.op === "gc") {
-        const collection = await collectGarbage(client);
-        if (!collection.collected) return { id, status: "skip", detail: `${label}: skipped: ${collection.reason}` };
+        await collectGarbage(client);
         result = { outcome: { ok: true } };
       } else {
         result = await runStep(client, step, names);
@@ -51,13 +46,8 @@ export async function runCaseWith(client: Client, testCase: Case, names: Namespa
     }
 
     const difference = checkOutcome(step.expect, result.outcome);
-    if (difference !== undefined) {
-      if (uncollected !== undefined) {
-        return { id, status: "skip", detail: `garbage collection not implemented yet (${uncollected}); ${label}: ${difference}` };
-      }
-      return { id, status: "fail", detail: `${label}: ${difference}` };
-    }
-    if (result.garbageCollected === false) uncollected ??= `${label} with sync collected nothing`;
+    if (difference !== undefined) return { id, status: "fail", detail: `${label}: ${difference}` };
+    if (result.garbageCollected === false) return { id, status: "fail", detail: `${label}: the reply carries no garbage collection stats` };
   }
   return { id, status: "ok" };
 }
@@ -95,15 +85,12 @@ export function formatResult(result: CaseResult): string {
       return `ok   ${result.id}`;
     case "fail":
       return `FAIL ${result.id}: ${result.detail ?? ""}`;
-    case "skip":
-      return `skip ${result.id}: ${result.detail ?? ""}`;
   }
 }
 
 export function formatSummary(results: readonly CaseResult[]): string {
   const count = (status: CaseStatus) => results.filter((result) => result.status === status).length;
-  const skipped = count("skip");
-  return `${count("ok")} passed, ${count("fail")} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`;
+  return `${count("ok")} passed, ${count("fail")} failed`;
 }
 
 /** Run cases in order on a run, reporting each result as it is known. */

@@ -44,15 +44,9 @@ export interface StepResult {
   garbageCollected?: boolean;
 }
 
-/** The result of the `gc` operation. */
-export type CollectionResult = { collected: true } | { collected: false; reason: string };
-
-/**
- * Run one complete garbage collection. The service has no collection endpoint yet.
- * TODO: call `client.gc.collect()` once the service offers it.
- */
-export async function collectGarbage(_client: Client): Promise<CollectionResult> {
-  return { collected: false, reason: "garbage collection not implemented yet" };
+/** Run one complete garbage collection and wait for it. */
+export async function collectGarbage(client: Client): Promise<void> {
+  await client.gc.collect();
 }
 
 type ResultRecord = Record<string, unknown>;

@@ -6,10 +6,11 @@
  *
  * Usage: npm run replay -- [--verbose] DIR
  */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, CommanderError } from "commander";
+import { formatNanos, OffsetClock, parseRfc3339 } from "../domain/time.js";
 import { startEmbeddedStack } from "./embedded.js";
 import { replayCall, type CallResult, type ReplayContext } from "./replay-calls.js";
 import { IdMap } from "./replay-compare.js";
@@ -58,6 +59,16 @@ function linkMissingEvents(events: EventResult[], calls: CallResult[]): void {
   }
 }
 
+/** The earliest event time of the recording, else the MANIFEST's capture time. */
+function recordingStart(dir: string, events: TraceEvent[] | undefined): bigint | undefined {
+  const times = (events ?? []).map((event) => parseRfc3339(String(event.timestamp ?? ""))).filter((time) => time !== undefined);
+  if (times.length > 0) return times.reduce((min, time) => (time < min ? time : min));
+  const manifestPath = join(dir, "MANIFEST.json");
+  if (!existsSync(manifestPath)) return undefined;
+  const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { captured_at?: unknown };
+  return typeof manifest.captured_at === "string" ? parseRfc3339(manifest.captured_at) : undefined;
+}
+
 /**
  * Replay the fixture folder `dir` and compare. Differences are returned in the
  * report; only failing to read the folder or to start ctrmeta throws.
@@ -68,7 +79,11 @@ export async function replayFixtures(dir: string, options: ReplayOptions = {}): 
   const recordedEvents = existsSync(eventsPath) ? readJsonLines<TraceEvent>(eventsPath) : undefined;
   const notes: string[] = [];
 
-  const stack = await startEmbeddedStack();
+  // Start ctrmeta's clock when the recording started, so that lease expiry
+  // (containerd.io/gc.expire) is judged as it was during the recording.
+  const recordedStart = recordingStart(dir, recordedEvents);
+  if (recordedStart !== undefined) notes.push(`ctrmeta's clock starts at ${formatNanos(recordedStart)}, the start of the recording`);
+  const stack = await startEmbeddedStack(recordedStart === undefined ? {} : { clock: new OffsetClock(recordedStart) });
   try {
     const collector = new NotificationCollector(stack.client);
     await stack.client.nc.flush();

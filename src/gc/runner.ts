@@ -1,0 +1,189 @@
+/**
+ * Drives garbage collection on the leader instance: a durable JetStream consumer
+ * of the log feeds every mutation (deletions marked dirty) to the scheduler
+ * machine, a timer delivers its ticks, and each time the machine enters
+ * `collecting` one collection runs while commands keep being served.
+ */
+import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+import { initialTransition, transition } from "xstate";
+import type { CommandHandler } from "../commands/handler.js";
+import { Unavailable, UnknownError } from "../domain/errors.js";
+import type { Clock } from "../domain/time.js";
+import { EVENT_TYPE_HEADER } from "../nats/event-store.js";
+import type { Projection } from "../projections/projection.js";
+import { collectGarbage, type CollectionStats } from "./collector.js";
+import { gcScheduler, type SchedulerConfig, type SchedulerEvent } from "./scheduler.js";
+
+/** Event types that make the database dirty in containerd's accounting. */
+export const DIRTY_EVENT_TYPES = new Set([
+  "container.deleted",
+  "image.deleted",
+  "content.deleted",
+  "lease.deleted",
+  "lease.resource.deleted",
+  "snapshot.removed",
+]);
+
+export interface GcRunnerLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface GcRunnerDeps {
+  js: JetStreamClient;
+  logStream: string;
+  consumerName: string;
+  projection: Projection;
+  commands: CommandHandler;
+  clock: Clock;
+  log: GcRunnerLog;
+  config: Partial<SchedulerConfig>;
+}
+
+interface Waiter {
+  resolve: (stats: CollectionStats) => void;
+  reject: (error: Error) => void;
+}
+
+export interface GcStatus {
+  state: string;
+  config: SchedulerConfig;
+  deletions: number;
+  mutations: number;
+  triggered: boolean;
+  intervalMs: number;
+  nextAt?: string;
+  lastAt?: string;
+  collections: number;
+  failures: number;
+  waiting: number;
+  lastStats?: CollectionStats;
+  lastError?: string;
+}
+
+type SchedulerSnapshot = ReturnType<typeof initialTransition<typeof gcScheduler>>[0];
+
+export class GcRunner {
+  private snapshot: SchedulerSnapshot;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt: number | undefined;
+  private messages: ConsumerMessages | undefined;
+  private consuming: Promise<void> | undefined;
+  private collecting: Promise<void> | undefined;
+  /** Waiters for a collection that starts after they asked. */
+  private waiting: Waiter[] = [];
+  /** Highest log sequence fed to the scheduler; a collection marks at least this far. */
+  private fedSeq = 0;
+  private lastStats: CollectionStats | undefined;
+  private lastError: string | undefined;
+  private stopped = false;
+
+  constructor(private readonly deps: GcRunnerDeps) {
+    [this.snapshot] = initialTransition(gcScheduler, { config: deps.config, now: Date.now() });
+  }
+
+  async start(): Promise<void> {
+    const consumer = await this.deps.js.consumers.get(this.deps.logStream, this.deps.consumerName);
+    this.messages = await consumer.consume({ max_messages: 1000 });
+    this.consuming = (async () => {
+      for await (const message of this.messages!) {
+        const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
+        if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
+        message.ack();
+      }
+    })().catch((error: unknown) => {
+      if (!this.stopped) this.deps.log.error({ err: error }, "gc consumer stopped");
+    });
+    this.arm();
+  }
+
+  /** Count one mutation of the log. */
+  feed(seq: number, dirty: boolean): void {
+    this.fedSeq = Math.max(this.fedSeq, seq);
+    this.send({ type: "mutation", dirty, seq, now: Date.now() });
+  }
+
+  /** Ask for a collection and wait for one that starts after this call (containerd's ScheduleAndWait). */
+  trigger(): Promise<CollectionStats> {
+    if (this.stopped) return Promise.reject(new Unavailable("garbage collector stopped"));
+    const done = new Promise<CollectionStats>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.send({ type: "trigger", now: Date.now() });
+    return done;
+  }
+
+  status(): GcStatus {
+    const context = this.snapshot.context;
+    const status: GcStatus = {
+      state: String(this.snapshot.value),
+      config: context.config,
+      deletions: context.deletions,
+      mutations: context.mutations,
+      triggered: context.triggered,
+      intervalMs: context.intervalMs,
+      collections: context.collections,
+      failures: context.failures,
+      waiting: this.waiting.length,
+    };
+    if (context.nextAt !== undefined) status.nextAt = new Date(context.nextAt).toISOString();
+    if (context.lastAt !== undefined) status.lastAt = new Date(context.lastAt).toISOString();
+    if (this.lastStats) status.lastStats = this.lastStats;
+    if (this.lastError) status.lastError = this.lastError;
+    return status;
+  }
+
+  private send(event: SchedulerEvent): void {
+    if (this.stopped) return;
+    const before = this.snapshot.value;
+    [this.snapshot] = transition(gcScheduler, this.snapshot, event);
+    if (before !== "collecting" && this.snapshot.value === "collecting") this.collecting = this.collect();
+    this.arm();
+  }
+
+  /** Keep one timer at the machine's next tick. */
+  private arm(): void {
+    const at = this.snapshot.value === "waiting" ? this.snapshot.context.nextAt : undefined;
+    if (at === this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    if (at === undefined || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timerAt = undefined;
+      this.send({ type: "tick", now: Date.now() });
+    }, Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private async collect(): Promise<void> {
+    // Waiters that asked before this collection started are answered by it.
+    const answered = this.waiting;
+    this.waiting = [];
+    try {
+      await this.deps.projection.waitFor(this.fedSeq, 30_000);
+      this.send({ type: "started", viewSeq: this.deps.projection.seq });
+      const stats = await collectGarbage(this.deps.projection, this.deps.commands, this.deps.clock);
+      this.lastStats = stats;
+      this.lastError = undefined;
+      this.deps.log.info({ ...stats.removed, skipped: stats.skipped, ms: Math.round(stats.durationMs), seq: stats.seq }, "garbage collected");
+      this.send({ type: "collected", now: Date.now(), durationMs: stats.durationMs });
+      for (const waiter of answered) waiter.resolve(stats);
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      this.deps.log.error({ err: error }, "garbage collection failed");
+      this.send({ type: "failed", now: Date.now() });
+      const failure = new UnknownError(`gc failed: ${(error as Error).message}`);
+      for (const waiter of answered) waiter.reject(failure);
+    }
+  }
+
+  /** Stop consuming and scheduling; pending waiters fail with Unavailable. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    await this.collecting?.catch(() => undefined);
+    this.stopped = true;
+    await this.messages?.close().catch(() => undefined);
+    await this.consuming;
+    const error = new Unavailable("garbage collector stopped: this instance is no longer the leader");
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+  }
+}
