@@ -8,7 +8,10 @@
  * One departure: containerd blocks writes during a collection and ignores
  * notifications stamped before its end. ctrmeta keeps accepting writes, so a
  * mutation after the collection's view (`seq > viewSeq`) counts towards the next
- * collection instead of being dropped.
+ * collection instead of being dropped. When the collection ends, the machine checks
+ * those counts as if they had just arrived. A trigger or a reached deletion
+ * threshold then schedules the next collection after the schedule delay, as
+ * containerd does for notifications that waited for its collection to end.
  */
 import { assign, setup } from "xstate";
 
@@ -53,6 +56,8 @@ export interface SchedulerContext {
   nextAt: number | undefined;
   /** End of the last collection (epoch ms). */
   lastAt: number | undefined;
+  /** Due time of the running or latest collection (epoch ms), which sets the retry delay after a failure. */
+  dueAt: number | undefined;
   deletions: number;
   mutations: number;
   triggered: boolean;
@@ -93,6 +98,11 @@ function pullEarlier(context: Context, now: number): number | undefined {
   return context.nextAt === undefined || context.nextAt > at ? at : context.nextAt;
 }
 
+/** Pull the next tick earlier when the counters make a collection due, as containerd checks after each notification. */
+function scheduleIfDue(context: Context, now: number): Context {
+  return dueNow(context) ? { ...context, nextAt: pullEarlier(context, now) } : context;
+}
+
 export const gcScheduler = setup({
   types: {
     context: {} as SchedulerContext,
@@ -117,7 +127,7 @@ export const gcScheduler = setup({
         mutations: context.mutations + (event.type === "mutation" ? 1 : 0),
         triggered: context.triggered || event.type === "trigger",
       };
-      return dueNow(next) ? { ...next, nextAt: pullEarlier(next, event.now) } : next;
+      return scheduleIfDue(next, event.now);
     }),
     countPending: assign(({ context, event }) => {
       if (event.type === "trigger") return { pending: { ...context.pending, triggered: true } };
@@ -131,7 +141,10 @@ export const gcScheduler = setup({
       };
     }),
     rearm: assign(({ context, event }) => ({ nextAt: (event.type === "tick" ? event.now : 0) + context.intervalMs })),
-    disarm: assign({ nextAt: undefined }),
+    disarm: assign(({ context, event }) => ({
+      dueAt: context.nextAt ?? (event.type === "tick" ? event.now : undefined),
+      nextAt: undefined,
+    })),
     recordView: assign(({ event }) => (event.type === "started" ? { runningViewSeq: event.viewSeq } : {})),
     succeed: assign(({ context, event }) => {
       if (event.type !== "collected") return {};
@@ -153,20 +166,30 @@ export const gcScheduler = setup({
         triggered: pending.triggered,
         pending: { deletions: 0, mutations: 0, triggered: false },
       };
-      return pending.triggered ? { ...next, nextAt: event.now + context.config.scheduleDelayMs } : next;
+      return scheduleIfDue(next, event.now);
     }),
     fail: assign(({ context, event }) => {
       if (event.type !== "failed") return {};
-      const gap = context.lastAt === undefined ? 0 : Math.max(0, event.now - context.lastAt);
-      return {
+      // containerd retries after the time from the previous collection's end to
+      // this one's due time, plus 1 s. Before the first collection there is no
+      // previous end (containerd v1.7.9 dereferences a nil pointer there), so the
+      // retry waits 1 s.
+      const { lastAt, dueAt, pending } = context;
+      const gap = lastAt === undefined || dueAt === undefined ? 0 : Math.max(0, dueAt - lastAt);
+      const next: SchedulerContext = {
+        ...context,
         failures: context.failures + 1,
         lastAt: event.now,
         nextAt: event.now + gap + 1000,
-        triggered: context.triggered || context.pending.triggered,
-        deletions: context.deletions + context.pending.deletions,
-        mutations: context.mutations + context.pending.mutations,
+        triggered: context.triggered || pending.triggered,
+        deletions: context.deletions + pending.deletions,
+        mutations: context.mutations + pending.mutations,
         pending: { deletions: 0, mutations: 0, triggered: false },
       };
+      // Only notifications seen while collecting are checked again, as in
+      // containerd, where a failure alone never pulls the retry earlier.
+      const notified = pending.triggered || pending.mutations > 0;
+      return notified ? scheduleIfDue(next, event.now) : next;
     }),
   },
 }).createMachine({
@@ -178,6 +201,7 @@ export const gcScheduler = setup({
       intervalMs: 1000,
       nextAt: config.startupDelayMs > 0 ? input.now + config.startupDelayMs : undefined,
       lastAt: undefined,
+      dueAt: undefined,
       deletions: 0,
       mutations: 0,
       triggered: false,
