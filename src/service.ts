@@ -50,9 +50,14 @@ export function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
-/** Connect with bounded retries: a fresh cluster refuses JetStream until it elects a leader. */
+/**
+ * Connect with bounded retries: a fresh cluster refuses JetStream until it elects
+ * a leader. `noAsyncTraces` stops nats.js from building an Error (with a stack) for
+ * every request and publish in advance, which costs more CPU than the rest of a
+ * command's client-side work.
+ */
 async function connectJetStream(servers: string, log: Logger): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-  const nc = await connect({ servers: servers.split(","), name: "ctrmeta", maxReconnectAttempts: -1 });
+  const nc = await connect({ servers: servers.split(","), name: "ctrmeta", maxReconnectAttempts: -1, noAsyncTraces: true });
   for (let attempt = 1; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -83,12 +88,14 @@ export class Instance {
     private readonly notifier: Notifier | undefined,
     private readonly api: Service,
     readonly gc: GcCoordinator | undefined,
+    private readonly notifyNc: NatsConnection | undefined,
   ) {}
 
   static async start(options: InstanceOptions): Promise<Instance> {
     const log = options.logger ?? pino({ name: options.name ?? "ctrmeta" });
     const layout = new Layout(options.prefix);
     const { nc, jsm } = await connectJetStream(options.servers, log);
+    let notifyNc: NatsConnection | undefined;
     try {
       await applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas });
       const js = jetstream(nc);
@@ -98,9 +105,12 @@ export class Instance {
       await projector.start();
       log.info({ seq: projection.seq, ms: Date.now() - started }, "view rebuilt from the log");
 
+      // Notifications get their own connection: a burst of them (a large sweep
+      // publishes one per removal) must not queue in front of command replies.
       let notifier: Notifier | undefined;
       if (options.notify !== false) {
-        notifier = new Notifier(js, jsm, layout, log);
+        notifyNc = await connect({ servers: options.servers.split(","), name: "ctrmeta-notifier", maxReconnectAttempts: -1, noAsyncTraces: true });
+        notifier = new Notifier(jetstream(notifyNc), jsm, layout, log);
         await notifier.start(projection);
       }
 
@@ -121,8 +131,9 @@ export class Instance {
       const deps = gc ? { commands, projection, snapshotters, clock, gc } : { commands, projection, snapshotters, clock };
       const api = await startApiService(nc, layout, deps, log, { version: packageVersion() });
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc);
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc);
     } catch (error) {
+      await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
       throw error;
     }
@@ -144,6 +155,7 @@ export class Instance {
         ["gc", async () => this.gc?.stop()],
         ["notifier", async () => this.notifier?.stop()],
         ["projector", () => this.projector.stop()],
+        ["notifier connection", async () => this.notifyNc?.drain()],
         ["connection", () => this.nc.drain()],
       ];
       for (const [name, step] of steps) {

@@ -145,6 +145,8 @@ export async function startApiService(
       });
     }
   }
+  // Make sure the server has every subscription before callers are told we serve.
+  await nc.flush();
   return service;
 }
 

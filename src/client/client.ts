@@ -68,7 +68,10 @@ export class Client {
   ) {}
 
   static async connect(options: ClientOptions = {}): Promise<Client> {
-    const nc = options.connection ?? (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client" }));
+    // noAsyncTraces: nats.js would otherwise build an Error with a stack for every request in advance.
+    const nc =
+      options.connection ??
+      (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client", noAsyncTraces: true }));
     const namespace = options.namespace ?? process.env.CONTAINERD_NAMESPACE ?? "default";
     return new Client(nc, new Layout(options.prefix), namespace, options.timeoutMs ?? 30_000, options.connection === undefined);
   }

@@ -4,7 +4,6 @@
  * result or the error the event's verdict carries. The retry policy lives in the
  * lifecycle machine; this file only runs the effect of each state.
  */
-import { initialTransition, transition } from "xstate";
 import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
 import { Conflict, MetadataError, Unavailable, UnknownError } from "../domain/errors.js";
 import type { MetadataState } from "../domain/state.js";
@@ -14,7 +13,7 @@ import { aggregateOf } from "../events/types.js";
 import type { EventStore } from "../nats/event-store.js";
 import type { Layout } from "../nats/subjects.js";
 import type { Projection } from "../projections/projection.js";
-import { commandLifecycle, type LifecycleEvent } from "./lifecycle.js";
+import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 
 export interface Command<R> {
   /** Namespace the event belongs to (for namespace commands: the target). */
@@ -39,7 +38,9 @@ export interface CommandHandlerOptions {
 
 export class CommandHandler {
   private readonly applyTimeoutMs: number;
-  private readonly maxAttempts: number | undefined;
+  private readonly lifecycle: Lifecycle;
+  /** Tail of the queue of this instance's commands per aggregate subject. */
+  private readonly locks = new Map<string, Promise<void>>();
 
   constructor(
     private readonly projection: Projection,
@@ -49,13 +50,30 @@ export class CommandHandler {
     options: CommandHandlerOptions = {},
   ) {
     this.applyTimeoutMs = options.applyTimeoutMs ?? 10_000;
-    this.maxAttempts = options.maxAttempts;
+    this.lifecycle = new Lifecycle(options.maxAttempts);
   }
 
   async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
-    let [snapshot] = initialTransition(commandLifecycle, { maxAttempts: this.maxAttempts });
+    let release: (() => void) | undefined;
+    try {
+      return await this.run(command, (subject) => {
+        // Commands on one aggregate in this instance take turns instead of racing.
+        release?.();
+        return this.lock(subject).then((unlock) => {
+          release = unlock;
+        });
+      });
+    } finally {
+      release?.();
+    }
+  }
+
+  private async run<R>(command: Command<R>, lockSubject: (subject: string) => Promise<void>): Promise<CommandOutcome<R>> {
+    let snapshot = this.lifecycle.initial;
+    let seq = 0;
     let decision: Decision<R> | undefined;
     let subject = "";
+    let locked = "";
     let failure: unknown;
     let verdict: Verdict | undefined;
 
@@ -64,10 +82,15 @@ export class CommandHandler {
       switch (snapshot.value) {
         case "deciding": {
           try {
-            const meta: CommandMeta = { namespace: command.namespace, now: this.clock.now(), requestId: command.requestId };
-            if (command.lease !== undefined) meta.lease = command.lease;
-            decision = command.decide(this.projection.state, meta);
+            decision = this.decide(command);
             if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
+            if (decision.event && subject !== locked) {
+              await lockSubject(subject);
+              locked = subject;
+              // The view may have moved while this command waited for its turn.
+              decision = this.decide(command);
+              if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
+            }
             event = decision.event ? { type: "decided" } : { type: "noChange" };
           } catch (error) {
             failure = error;
@@ -77,7 +100,10 @@ export class CommandHandler {
         }
         case "appending": {
           event = await this.append(command, decision!, subject).then(
-            (seq): LifecycleEvent => ({ type: "appended", seq }),
+            (appended): LifecycleEvent => {
+              seq = appended;
+              return { type: "appended" };
+            },
             (error: unknown): LifecycleEvent => {
               failure = error;
               return error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
@@ -86,7 +112,7 @@ export class CommandHandler {
           break;
         }
         case "catchingUp": {
-          event = await this.catchUp(subject).then(
+          event = await this.catchUp(subject, snapshot.context.attempts).then(
             (): LifecycleEvent => ({ type: "caughtUp" }),
             (error: unknown): LifecycleEvent => {
               failure = error;
@@ -97,8 +123,8 @@ export class CommandHandler {
         }
         case "applying": {
           try {
-            await this.projection.waitFor(snapshot.context.seq, this.applyTimeoutMs);
-            verdict = this.projection.verdict(snapshot.context.seq);
+            await this.projection.waitFor(seq, this.applyTimeoutMs);
+            verdict = this.projection.verdict(seq);
             if (verdict?.rejected) {
               failure = verdict.rejected;
               event = { type: "rejected" };
@@ -114,7 +140,7 @@ export class CommandHandler {
         default:
           throw new Error(`command lifecycle has no effect for state ${String(snapshot.value)}`);
       }
-      [snapshot] = transition(commandLifecycle, snapshot, event);
+      snapshot = this.lifecycle.next(snapshot, event);
     }
 
     if (snapshot.value === "failed") {
@@ -124,8 +150,30 @@ export class CommandHandler {
       throw failure instanceof MetadataError ? failure : new UnknownError(String((failure as Error)?.message ?? failure));
     }
     if (decision!.errorAfterApply) throw decision!.errorAfterApply;
-    const revision = decision!.event ? snapshot.context.seq : this.projection.seq;
+    const revision = decision!.event ? seq : this.projection.seq;
     return verdict ? { result: decision!.result, revision, verdict } : { result: decision!.result, revision };
+  }
+
+  private decide<R>(command: Command<R>): Decision<R> {
+    const meta: CommandMeta = { namespace: command.namespace, now: this.clock.now(), requestId: command.requestId };
+    if (command.lease !== undefined) meta.lease = command.lease;
+    return command.decide(this.projection.state, meta);
+  }
+
+  /** Wait for this instance's earlier commands on `subject`; returns the release function. */
+  private async lock(subject: string): Promise<() => void> {
+    const previous = this.locks.get(subject) ?? Promise.resolve();
+    let release!: () => void;
+    const turn = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => turn);
+    this.locks.set(subject, tail);
+    await previous;
+    return () => {
+      release();
+      if (this.locks.get(subject) === tail) this.locks.delete(subject);
+    };
   }
 
   private async append<R>(command: Command<R>, decision: Decision<R>, subject: string): Promise<number> {
@@ -148,9 +196,13 @@ export class CommandHandler {
     return ack.seq;
   }
 
-  /** Wait until the view includes the last message on the subject that beat us. */
-  private async catchUp(subject: string): Promise<void> {
+  /**
+   * Wait until the view includes the last message on the subject that beat us,
+   * plus a short random pause so that writers on other instances spread out.
+   */
+  private async catchUp(subject: string, attempt: number): Promise<void> {
     const last = await this.store.lastSubjectSeq(subject);
     await this.projection.waitFor(last, this.applyTimeoutMs);
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 * attempt)));
   }
 }

@@ -11,15 +11,15 @@
  * with `transition()`; the machine owns the retry policy. No actor is kept per
  * command or aggregate.
  */
-import { assign, setup } from "xstate";
+import { assign, initialTransition, setup, transition } from "xstate";
 
-export const DEFAULT_MAX_ATTEMPTS = 8;
+export const DEFAULT_MAX_ATTEMPTS = 16;
 
 export type LifecycleEvent =
   | { type: "decided" }
   | { type: "noChange" }
   | { type: "invalid" }
-  | { type: "appended"; seq: number }
+  | { type: "appended" }
   | { type: "conflict" }
   | { type: "unavailable" }
   | { type: "caughtUp" }
@@ -30,8 +30,6 @@ export interface LifecycleContext {
   /** Appends tried so far, including the current one. */
   attempts: number;
   maxAttempts: number;
-  /** Log sequence of the appended event, once known. */
-  seq: number;
   /** Whether the command stopped on a lost race after its last attempt. */
   exhausted: boolean;
 }
@@ -47,12 +45,11 @@ export const commandLifecycle = setup({
   },
   actions: {
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
-    recordSeq: assign({ seq: ({ event }) => (event.type === "appended" ? event.seq : 0) }),
     markExhausted: assign({ exhausted: true }),
   },
 }).createMachine({
   id: "command",
-  context: ({ input }) => ({ attempts: 1, maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, seq: 0, exhausted: false }),
+  context: ({ input }) => ({ attempts: 1, maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, exhausted: false }),
   initial: "deciding",
   states: {
     deciding: {
@@ -64,7 +61,7 @@ export const commandLifecycle = setup({
     },
     appending: {
       on: {
-        appended: { target: "applying", actions: "recordSeq" },
+        appended: "applying",
         conflict: [
           { guard: "attemptsLeft", target: "catchingUp" },
           { target: "failed", actions: "markExhausted" },
@@ -91,3 +88,30 @@ export const commandLifecycle = setup({
 });
 
 export type LifecycleState = "deciding" | "appending" | "catchingUp" | "applying" | "done" | "failed";
+
+export type LifecycleSnapshot = ReturnType<typeof initialTransition<typeof commandLifecycle>>[0];
+
+/**
+ * The lifecycle with its transitions memoised. The context is small and finite
+ * (attempts, exhausted), events carry no data, and `transition()` is pure, so
+ * each (state, attempts, event) is computed by xstate once and then reused. A
+ * transition costs about 20 µs in xstate itself, several per command.
+ */
+export class Lifecycle {
+  readonly initial: LifecycleSnapshot;
+  private readonly cache = new Map<string, LifecycleSnapshot>();
+
+  constructor(maxAttempts = DEFAULT_MAX_ATTEMPTS) {
+    [this.initial] = initialTransition(commandLifecycle, { maxAttempts });
+  }
+
+  next(snapshot: LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot {
+    const key = `${String(snapshot.value)}|${snapshot.context.attempts}|${snapshot.context.exhausted}|${event.type}`;
+    let next = this.cache.get(key);
+    if (!next) {
+      [next] = transition(commandLifecycle, snapshot, event);
+      this.cache.set(key, next);
+    }
+    return next;
+  }
+}

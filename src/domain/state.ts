@@ -29,6 +29,12 @@ export interface NamespaceState {
    * instead of `cannot update container "x" in namespace "ns"`.
    */
   hasContainerBucket: boolean;
+  /**
+   * Log sequence of the last event in this namespace that could add a reference
+   * (anything but a deletion). A collection whose view is newer than this needs
+   * no new mark to know its candidates are still unreachable.
+   */
+  lastWriteSeq: number;
 }
 
 export interface MetadataState {
@@ -50,6 +56,7 @@ export function newNamespaceState(name: string): NamespaceState {
     snapshotChildren: new Map(),
     leases: new Map(),
     hasContainerBucket: false,
+    lastWriteSeq: 0,
   };
 }
 

@@ -36,8 +36,12 @@ export interface NotifierLog {
   error(fields: Record<string, unknown>, message: string): void;
 }
 
-/** Publishes in order with this many acknowledgements outstanding at most. */
-const WINDOW = 256;
+/**
+ * Publishes in order with this many acknowledgements outstanding at most, and lets
+ * the event loop serve other work between windows: a burst of notifications (a
+ * large sweep makes one per removal) must not starve command handling.
+ */
+const WINDOW = 64;
 
 export class Notifier {
   private published = 0;
@@ -102,6 +106,7 @@ export class Notifier {
       const acks = batch.map((item) => this.publish(item));
       await Promise.all(acks);
       this.published = Math.max(this.published, batch[batch.length - 1]!.seq);
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

@@ -9,7 +9,7 @@ import { deleteSnapshotRecord } from "../domain/snapshot.js";
 import type { MetadataState, NamespaceState } from "../domain/state.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { GcCollected, GcRemoval } from "./events.js";
-import { mark } from "./mark.js";
+import { mark, type GcNode } from "./mark.js";
 
 export interface GcOutcome {
   removed: GcRemoval[];
@@ -19,16 +19,17 @@ export interface GcOutcome {
 
 export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
   const now = parseRfc3339(event.startedAt) ?? 0n;
-  // Edges never leave a namespace, so marking only the namespaces with removals is exact.
-  const affected = new Map<string, NamespaceState>();
+  // A namespace written to since the view may hold new references: mark it again
+  // (edges never leave a namespace, so marking it alone is exact). In one that was
+  // only deleted from, nothing can have become reachable since the view's mark.
+  const remark = new Map<string, NamespaceState>();
   for (const removal of event.removals) {
     const namespace = state.namespaces.get(removal.namespace);
-    if (namespace) affected.set(removal.namespace, namespace);
+    if (namespace && namespace.lastWriteSeq > event.viewSeq) remark.set(removal.namespace, namespace);
   }
-  // NOTE: this mark runs on every instance while it applies the event. It costs
-  // time linear in the affected namespaces' objects and blocks that instance's
-  // projection meanwhile.
-  const result = mark({ namespaces: affected }, now);
+  const result = remark.size > 0 ? mark({ namespaces: remark }, now) : undefined;
+  const reachable = (node: GcNode) => remark.has(node.namespace) && result!.isReachable(node);
+
   const removed: GcRemoval[] = [];
   const notifications: Notification[] = [];
   let skipped = 0;
@@ -36,7 +37,7 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
   for (const removal of event.removals) {
     const namespace = state.namespaces.get(removal.namespace);
     const node = { kind: removal.kind, namespace: removal.namespace, key: removal.key, snapshotter: removal.snapshotter };
-    if (!namespace || result.isReachable(node)) {
+    if (!namespace || reachable(node)) {
       skipped++;
       continue;
     }

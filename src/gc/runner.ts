@@ -14,6 +14,9 @@ import type { Projection } from "../projections/projection.js";
 import { collectGarbage, type CollectionStats } from "./collector.js";
 import { gcScheduler, type SchedulerConfig, type SchedulerEvent } from "./scheduler.js";
 
+/** Longest time a counted mutation waits before the scheduler sees it, in ms. */
+const BATCH_MS = 20;
+
 /** Event types that make the database dirty in containerd's accounting. */
 export const DIRTY_EVENT_TYPES = new Set([
   "container.deleted",
@@ -74,6 +77,8 @@ export class GcRunner {
   private waiting: Waiter[] = [];
   /** Highest log sequence fed to the scheduler; a collection marks at least this far. */
   private fedSeq = 0;
+  private batch = { count: 0, deletions: 0 };
+  private batchTimer: NodeJS.Timeout | undefined;
   private lastStats: CollectionStats | undefined;
   private lastError: string | undefined;
   private stopped = false;
@@ -97,16 +102,32 @@ export class GcRunner {
     this.arm();
   }
 
-  /** Count one mutation of the log. */
+  /**
+   * Count one mutation of the log. Mutations reach the scheduler in batches at
+   * most every BATCH_MS, because each transition of the machine costs tens of
+   * microseconds and the log may carry thousands of events a second.
+   */
   feed(seq: number, dirty: boolean): void {
     this.fedSeq = Math.max(this.fedSeq, seq);
-    this.send({ type: "mutation", dirty, seq, now: Date.now() });
+    this.batch.count++;
+    if (dirty) this.batch.deletions++;
+    this.batchTimer ??= setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  private flush(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    const { count, deletions } = this.batch;
+    if (count === 0) return;
+    this.batch = { count: 0, deletions: 0 };
+    this.send({ type: "mutation", dirty: deletions > 0, count, deletions, seq: this.fedSeq, now: Date.now() });
   }
 
   /** Ask for a collection and wait for one that starts after this call (containerd's ScheduleAndWait). */
   trigger(): Promise<CollectionStats> {
     if (this.stopped) return Promise.reject(new Unavailable("garbage collector stopped"));
     const done = new Promise<CollectionStats>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.flush();
     this.send({ type: "trigger", now: Date.now() });
     return done;
   }
@@ -179,6 +200,7 @@ export class GcRunner {
   async stop(): Promise<void> {
     if (this.stopped) return;
     clearTimeout(this.timer);
+    clearTimeout(this.batchTimer);
     await this.collecting?.catch(() => undefined);
     this.stopped = true;
     await this.messages?.close().catch(() => undefined);

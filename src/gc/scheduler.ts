@@ -74,7 +74,11 @@ export interface SchedulerContext {
 }
 
 export type SchedulerEvent =
-  | { type: "mutation"; dirty: boolean; seq: number; now: number }
+  /**
+   * One mutation, or `count` of them of which `deletions` were dirty, up to log
+   * sequence `seq`; the runner batches mutations that arrive together.
+   */
+  | { type: "mutation"; dirty: boolean; seq: number; now: number; count?: number; deletions?: number }
   | { type: "trigger"; now: number }
   | { type: "tick"; now: number }
   | { type: "started"; viewSeq: number }
@@ -82,6 +86,10 @@ export type SchedulerEvent =
   | { type: "failed"; now: number };
 
 type Context = SchedulerContext;
+
+function dirtyCount(event: { dirty: boolean; deletions?: number }): number {
+  return event.deletions ?? (event.dirty ? 1 : 0);
+}
 
 /** Whether a notification makes a collection due now (containerd's condition). */
 function dueNow(context: Context): boolean {
@@ -123,8 +131,8 @@ export const gcScheduler = setup({
       if (event.type === "mutation" && event.seq <= context.coveredSeq) return {};
       const next = {
         ...context,
-        deletions: context.deletions + (event.type === "mutation" && event.dirty ? 1 : 0),
-        mutations: context.mutations + (event.type === "mutation" ? 1 : 0),
+        deletions: context.deletions + (event.type === "mutation" ? dirtyCount(event) : 0),
+        mutations: context.mutations + (event.type === "mutation" ? (event.count ?? 1) : 0),
         triggered: context.triggered || event.type === "trigger",
       };
       return scheduleIfDue(next, event.now);
@@ -134,8 +142,8 @@ export const gcScheduler = setup({
       if (event.type !== "mutation" || event.seq <= context.runningViewSeq) return {};
       return {
         pending: {
-          deletions: context.pending.deletions + (event.dirty ? 1 : 0),
-          mutations: context.pending.mutations + 1,
+          deletions: context.pending.deletions + dirtyCount(event),
+          mutations: context.pending.mutations + (event.count ?? 1),
           triggered: context.pending.triggered,
         },
       };

@@ -13,7 +13,29 @@ import type { MetadataState } from "../domain/state.js";
 import { evolveGc } from "../gc/evolve.js";
 import type { MetadataEvent } from "../events/types.js";
 
-export function evolve(state: MetadataState, namespace: string, event: MetadataEvent): Verdict {
+/** Event types that can only remove objects or references. */
+const DELETIONS = new Set<MetadataEvent["type"]>([
+  "namespace.deleted",
+  "container.deleted",
+  "image.deleted",
+  "content.deleted",
+  "snapshot.removed",
+  "lease.deleted",
+  "lease.resource.deleted",
+  "gc.collected",
+]);
+
+/** Apply one event at log sequence `seq`. */
+export function evolve(state: MetadataState, namespace: string, event: MetadataEvent, seq: number): Verdict {
+  const verdict = route(state, namespace, event);
+  if (!verdict.rejected && !DELETIONS.has(event.type)) {
+    const written = state.namespaces.get(namespace);
+    if (written) written.lastWriteSeq = seq;
+  }
+  return verdict;
+}
+
+function route(state: MetadataState, namespace: string, event: MetadataEvent): Verdict {
   switch (event.type) {
     case "namespace.created":
     case "namespace.updated":

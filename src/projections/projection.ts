@@ -68,7 +68,7 @@ export class Projection {
     let applied: AppliedEvent;
     try {
       const envelope = decodeEnvelope(data);
-      const verdict = evolve(this.state, envelope.ns, envelope.event);
+      const verdict = evolve(this.state, envelope.ns, envelope.event, seq);
       this.lastEventTime = envelope.time;
       applied = { seq, subject, envelope, verdict };
     } catch (error) {

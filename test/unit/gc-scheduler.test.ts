@@ -568,3 +568,17 @@ describe("writes while collecting", () => {
     assert.equal(send(busy, failed(T0 + 640)).context.nextAt, T0 + 640);
   });
 });
+
+describe("batched mutations", () => {
+  test("batch counts every mutation", () => {
+    const snapshot = send(start({ startupDelayMs: 0 }), { type: "mutation", dirty: false, count: 150, deletions: 0, seq: 150, now: T0 });
+    assert.equal(snapshot.context.mutations, 150);
+    assert.equal(snapshot.context.nextAt, T0, "150 mutations reach the threshold of 100");
+  });
+
+  test("batch counts its deletions", () => {
+    const snapshot = send(start({ startupDelayMs: 0, deletionThreshold: 5 }), { type: "mutation", dirty: true, count: 9, deletions: 6, seq: 9, now: T0 });
+    assert.equal(snapshot.context.deletions, 6);
+    assert.equal(snapshot.context.nextAt, T0);
+  });
+});

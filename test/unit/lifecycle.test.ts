@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { initialTransition, transition } from "xstate";
-import { commandLifecycle, type LifecycleEvent } from "../../src/commands/lifecycle.js";
+import { commandLifecycle, Lifecycle, type LifecycleEvent } from "../../src/commands/lifecycle.js";
 
 function run(events: LifecycleEvent[], maxAttempts = 3) {
   let [snapshot] = initialTransition(commandLifecycle, { maxAttempts });
@@ -15,9 +15,9 @@ function run(events: LifecycleEvent[], maxAttempts = 3) {
 
 describe("command lifecycle", () => {
   it("happy path ends done", () => {
-    const { snapshot, states } = run([{ type: "decided" }, { type: "appended", seq: 7 }, { type: "applied" }]);
+    const { snapshot, states } = run([{ type: "decided" }, { type: "appended" }, { type: "applied" }]);
     assert.deepEqual(states, ["deciding", "appending", "applying", "done"]);
-    assert.equal(snapshot.context.seq, 7);
+    assert.equal(snapshot.status, "done");
   });
 
   it("no change skips the append", () => {
@@ -39,10 +39,31 @@ describe("command lifecycle", () => {
   });
 
   it("rejected verdict fails without retry", () => {
-    assert.deepEqual(run([{ type: "decided" }, { type: "appended", seq: 1 }, { type: "rejected" }]).states.at(-1), "failed");
+    assert.deepEqual(run([{ type: "decided" }, { type: "appended" }, { type: "rejected" }]).states.at(-1), "failed");
   });
 
   it("invalid request fails at once", () => {
     assert.deepEqual(run([{ type: "invalid" }]).states, ["deciding", "failed"]);
+  });
+
+  it("memoised lifecycle matches xstate", () => {
+    const lifecycle = new Lifecycle(3);
+    const events: LifecycleEvent[] = [
+      { type: "decided" },
+      { type: "conflict" },
+      { type: "caughtUp" },
+      { type: "decided" },
+      { type: "conflict" },
+      { type: "caughtUp" },
+      { type: "decided" },
+      { type: "conflict" },
+    ];
+    for (let round = 0; round < 2; round++) {
+      let snapshot = lifecycle.initial;
+      for (const event of events) snapshot = lifecycle.next(snapshot, event);
+      const expected = run(events).snapshot;
+      assert.equal(snapshot.value, expected.value);
+      assert.deepEqual(snapshot.context, expected.context);
+    }
   });
 });
