@@ -41,7 +41,10 @@ export interface InstanceOptions {
   name?: string;
   /** Publish notifications to the topics stream (one instance per log must). */
   notify?: boolean;
-  /** Garbage collection scheduler settings; `false` disables collection on this instance. */
+  /**
+   * Garbage collection scheduler settings; `false` keeps this instance out of the
+   * election, so it never collects but still forwards requests to the collector.
+   */
   gc?: Partial<SchedulerConfig> | false;
 }
 
@@ -87,7 +90,7 @@ export class Instance {
     private readonly projector: Projector,
     private readonly notifier: Notifier | undefined,
     private readonly api: Service,
-    readonly gc: GcCoordinator | undefined,
+    readonly gc: GcCoordinator,
     private readonly notifyNc: NatsConnection | undefined,
   ) {}
 
@@ -119,17 +122,15 @@ export class Instance {
       const commands = new CommandHandler(projection, store, layout, clock);
       const snapshotters = new Set(options.snapshotters ?? DEFAULT_SNAPSHOTTERS);
 
-      let gc: GcCoordinator | undefined;
-      if (options.gc !== false) {
-        await applyConsumer(jsm, loadDefinition<ConsumerDefinition>("gc-consumer.json", layout));
-        const kv = await applyBucket(nc, jsm, loadDefinition<BucketDefinition>("election.json", layout), options.replicas);
-        const candidate = `${options.name ?? "ctrmeta"}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-        gc = new GcCoordinator({ nc, js, kv, layout, projection, commands, clock, log, config: options.gc ?? {}, candidate });
-        gc.start();
-      }
+      // Every instance forwards collection requests to the elected collector; an
+      // instance started with `gc: false` never campaigns to be it.
+      await applyConsumer(jsm, loadDefinition<ConsumerDefinition>("gc-consumer.json", layout));
+      const kv = await applyBucket(nc, jsm, loadDefinition<BucketDefinition>("election.json", layout), options.replicas);
+      const candidate = `${options.name ?? "ctrmeta"}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      const gc = new GcCoordinator({ nc, js, kv, layout, projection, commands, clock, log, config: options.gc || {}, candidate });
+      if (options.gc !== false) gc.start();
 
-      const deps = gc ? { commands, projection, snapshotters, clock, gc } : { commands, projection, snapshotters, clock };
-      const api = await startApiService(nc, layout, deps, log, { version: packageVersion() });
+      const api = await startApiService(nc, layout, { commands, projection, snapshotters, clock, gc }, log, { version: packageVersion() });
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
       return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc);
     } catch (error) {
@@ -152,7 +153,7 @@ export class Instance {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<unknown>]> = [
         ["api", () => this.api.stop()],
-        ["gc", async () => this.gc?.stop()],
+        ["gc", () => this.gc.stop()],
         ["notifier", async () => this.notifier?.stop()],
         ["projector", () => this.projector.stop()],
         ["notifier connection", async () => this.notifyNc?.drain()],

@@ -5,16 +5,41 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { pino } from "pino";
+import { InvalidArgument } from "../domain/errors.js";
+import type { SchedulerConfig } from "../gc/scheduler.js";
 import { startNatsServer, type EmbeddedServer } from "../nats/server.js";
 import { DEFAULT_SNAPSHOTTERS, Instance } from "../service.js";
 import { globals, parseCount } from "./common.js";
 
 interface ServeOptions {
+  gc: boolean;
+  gcPauseThreshold?: string;
+  gcDeletionThreshold?: string;
+  gcMutationThreshold?: string;
+  gcScheduleDelay?: string;
+  gcStartupDelay?: string;
   port: string;
   dataDir: string;
   snapshotter?: string[];
   replicas?: string;
   logLevel: string;
+}
+
+function parseFraction(name: string, value: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new InvalidArgument(`${name} ${value}: expected a number >= 0`);
+  return number;
+}
+
+/** The scheduler settings given on the command line; containerd's defaults fill the rest. */
+function gcConfig(options: ServeOptions): Partial<SchedulerConfig> {
+  const config: Partial<SchedulerConfig> = {};
+  if (options.gcPauseThreshold !== undefined) config.pauseThreshold = parseFraction("--gc-pause-threshold", options.gcPauseThreshold);
+  if (options.gcDeletionThreshold !== undefined) config.deletionThreshold = parseCount("--gc-deletion-threshold", options.gcDeletionThreshold);
+  if (options.gcMutationThreshold !== undefined) config.mutationThreshold = parseCount("--gc-mutation-threshold", options.gcMutationThreshold);
+  if (options.gcScheduleDelay !== undefined) config.scheduleDelayMs = parseCount("--gc-schedule-delay", options.gcScheduleDelay);
+  if (options.gcStartupDelay !== undefined) config.startupDelayMs = parseCount("--gc-startup-delay", options.gcStartupDelay);
+  return config;
 }
 
 export function serveCommand(): Command {
@@ -25,6 +50,12 @@ export function serveCommand(): Command {
     .option("--snapshotter <name...>", `accepted snapshotter names (default: ${DEFAULT_SNAPSHOTTERS.join(" ")})`)
     .option("--replicas <n>", "stream replicas: 1 on one server, 3 on a cluster")
     .option("--log-level <level>", "pino log level", "info")
+    .option("--no-gc", "never run garbage collection here; requests go to the instance that does")
+    .option("--gc-pause-threshold <fraction>", "target fraction of time spent collecting, 0 to 0.5 (default 0.02)")
+    .option("--gc-deletion-threshold <n>", "deletions that force a collection; 0: never by count (default 0)")
+    .option("--gc-mutation-threshold <n>", "mutations after which the next tick collects; 0: never (default 100)")
+    .option("--gc-schedule-delay <ms>", "delay before a collection scheduled now, in ms (default 0)")
+    .option("--gc-startup-delay <ms>", "first collection after start, in ms; 0: none (default 100)")
     .action(async (options: ServeOptions, cmd: Command) => {
       const log = pino({ name: "ctrmeta", level: options.logLevel });
       let embedded: EmbeddedServer | undefined;
@@ -43,6 +74,7 @@ export function serveCommand(): Command {
           logger: log,
           ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
           ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
+          gc: options.gc ? gcConfig(options) : false,
         });
       } catch (error) {
         await embedded?.stop();
