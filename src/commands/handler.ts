@@ -9,11 +9,18 @@ import { Conflict, MetadataError, Unavailable, UnknownError } from "../domain/er
 import type { MetadataState } from "../domain/state.js";
 import type { Clock } from "../domain/time.js";
 import { ENVELOPE_VERSION, EVENT_VERSION, type Envelope } from "../events/codec.js";
-import { aggregateOf } from "../events/types.js";
+import { aggregateOf, resultOf } from "../events/types.js";
 import type { EventStore } from "../nats/event-store.js";
 import type { Layout } from "../nats/subjects.js";
 import type { Projection } from "../projections/projection.js";
 import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
+
+/** Thrown inside the pipeline when JetStream reports the request's event as a duplicate. */
+class DuplicateRequest extends Error {
+  constructor(readonly seq: number) {
+    super(`duplicate of the event at ${seq}`);
+  }
+}
 
 export interface Command<R> {
   /** Namespace the event belongs to (for namespace commands: the target). */
@@ -54,6 +61,10 @@ export class CommandHandler {
   }
 
   async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
+    // A retried request gets the outcome of its first attempt, even long after it.
+    const earlier = this.projection.requestOutcome(command.requestId);
+    if (earlier) return this.replay<R>(earlier.seq);
+
     let release: (() => void) | undefined;
     try {
       return await this.run(command, (subject) => {
@@ -87,7 +98,10 @@ export class CommandHandler {
             if (decision.event && subject !== locked) {
               await lockSubject(subject);
               locked = subject;
-              // The view may have moved while this command waited for its turn.
+              // The view may have moved while this command waited for its turn,
+              // possibly applying an earlier attempt of this very request.
+              const earlier = this.projection.requestOutcome(command.requestId);
+              if (earlier) return this.replay<R>(earlier.seq);
               decision = this.decide(command);
               if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
             }
@@ -99,16 +113,14 @@ export class CommandHandler {
           break;
         }
         case "appending": {
-          event = await this.append(command, decision!, subject).then(
-            (appended): LifecycleEvent => {
-              seq = appended;
-              return { type: "appended" };
-            },
-            (error: unknown): LifecycleEvent => {
-              failure = error;
-              return error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
-            },
-          );
+          try {
+            seq = await this.append(command, decision!, subject);
+            event = { type: "appended" };
+          } catch (error) {
+            if (error instanceof DuplicateRequest) return this.replay<R>(error.seq);
+            failure = error;
+            event = error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
+          }
           break;
         }
         case "catchingUp": {
@@ -154,6 +166,15 @@ export class CommandHandler {
     return verdict ? { result: decision!.result, revision, verdict } : { result: decision!.result, revision };
   }
 
+  /** Rebuild the outcome of an earlier attempt from its event in the log. */
+  private async replay<R>(seq: number): Promise<CommandOutcome<R>> {
+    await this.projection.waitFor(seq, this.applyTimeoutMs);
+    const outcome = this.projection.requestOutcomeAt(seq);
+    if (outcome?.rejected) throw outcome.rejected;
+    const envelope = await this.store.read(seq);
+    return { result: resultOf(envelope.event) as R, revision: seq };
+  }
+
   private decide<R>(command: Command<R>): Decision<R> {
     const meta: CommandMeta = { namespace: command.namespace, now: this.clock.now(), requestId: command.requestId };
     if (command.lease !== undefined) meta.lease = command.lease;
@@ -189,7 +210,11 @@ export class CommandHandler {
       subject,
       envelope,
       expectedSubjectSeq: this.projection.subjectSeq(subject),
+      msgId: command.requestId,
     });
+    // The first attempt of this request is in the log already (a retry within the
+    // stream's duplicate window): its outcome is the answer.
+    if (ack.duplicate) throw new DuplicateRequest(ack.seq);
     // Apply our own event at once when nothing else came between; the consumer
     // will deliver it again and the projection skips it.
     if (this.projection.seq === ack.seq - 1) this.projection.apply(ack.seq, subject, ack.data);

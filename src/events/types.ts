@@ -63,3 +63,31 @@ export function aggregateOf(event: MetadataEvent): Aggregate {
       return { kind: "gc", key: "" };
   }
 }
+
+/**
+ * The result a command replied with when it appended `event`, rebuilt from the
+ * event for a retried request. Deletes and updates without a record give undefined.
+ */
+export function resultOf(event: MetadataEvent): unknown {
+  switch (event.type) {
+    case "container.created":
+    case "container.updated":
+      return event.container;
+    case "image.created":
+    case "image.updated":
+      return event.image;
+    case "content.committed":
+    case "content.updated":
+      return event.info;
+    case "snapshot.prepared":
+    case "snapshot.committed":
+    case "snapshot.updated":
+      return event.snapshot;
+    case "lease.created":
+      return { ...event.lease, resources: { content: new Set(), ingests: new Set(), snapshots: new Map() } };
+    case "namespace.created":
+      return { name: event.name, labels: event.requestLabels };
+    default:
+      return undefined;
+  }
+}

@@ -9,7 +9,7 @@
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Conflict, Unavailable } from "../domain/errors.js";
-import { encodeEnvelope, type Envelope } from "../events/codec.js";
+import { decodeEnvelope, encodeEnvelope, type Envelope } from "../events/codec.js";
 import type { Layout } from "./subjects.js";
 
 export const EVENT_TYPE_HEADER = "Ctrmeta-Event-Type";
@@ -54,6 +54,13 @@ export class EventStore {
       }
       throw new Unavailable(`appending to ${this.layout.logStream} failed: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** Read and decode the event at `seq`. */
+  async read(seq: number): Promise<Envelope> {
+    const message = await this.jsm.streams.getMessage(this.layout.logStream, { seq });
+    if (!message) throw new Unavailable(`event ${seq} is missing from ${this.layout.logStream}`);
+    return decodeEnvelope(message.data);
   }
 
   /** Sequence of the last message on a subject, 0 when there is none. */

@@ -6,7 +6,7 @@
  * command can reply with what its event did once the view includes it.
  */
 import type { Verdict } from "../domain/decision.js";
-import { DeadlineExceeded, UnknownError } from "../domain/errors.js";
+import { DeadlineExceeded, UnknownError, type MetadataError } from "../domain/errors.js";
 import { emptyState, type MetadataState } from "../domain/state.js";
 import { decodeEnvelope, type Envelope } from "../events/codec.js";
 import { evolve } from "./evolve.js";
@@ -24,6 +24,15 @@ export type AppliedListener = (applied: AppliedEvent) => void;
 /** How many recent verdicts are kept for commands that have not read theirs yet. */
 const VERDICT_HISTORY = 65_536;
 
+/** How many request ids the view remembers, so that a retried request gets its original outcome. */
+export const REQUEST_HISTORY = 1_000_000;
+
+/** Where a request's event sits in the log, and the error it was rejected with, if any. */
+export interface RequestOutcome {
+  seq: number;
+  rejected?: MetadataError;
+}
+
 interface Waiter {
   seq: number;
   resolve: () => void;
@@ -40,6 +49,7 @@ export class Projection {
 
   private readonly subjectSeqs = new Map<string, number>();
   private readonly verdicts = new Map<number, Verdict>();
+  private readonly requests = new Map<string, RequestOutcome>();
   private readonly waiters: Waiter[] = [];
   private readonly listeners: AppliedListener[] = [];
 
@@ -78,6 +88,11 @@ export class Projection {
 
     this.verdicts.set(seq, applied.verdict);
     if (this.verdicts.size > VERDICT_HISTORY) this.verdicts.delete(this.verdicts.keys().next().value!);
+    const requestId = applied.envelope?.req;
+    if (requestId && !this.requests.has(requestId)) {
+      this.requests.set(requestId, applied.verdict.rejected ? { seq, rejected: applied.verdict.rejected } : { seq });
+      if (this.requests.size > REQUEST_HISTORY) this.requests.delete(this.requests.keys().next().value!);
+    }
     for (const listener of this.listeners) listener(applied);
     this.releaseWaiters();
     return applied;
@@ -87,6 +102,19 @@ export class Projection {
   skipTo(seq: number): void {
     if (seq > this.seq) this.seq = seq;
     this.releaseWaiters();
+  }
+
+  /** The outcome of an earlier request with this id, if the view remembers one. */
+  requestOutcome(requestId: string): RequestOutcome | undefined {
+    return this.requests.get(requestId);
+  }
+
+  /** The outcome recorded for the request whose event is at `seq`. */
+  requestOutcomeAt(seq: number): RequestOutcome | undefined {
+    const verdict = this.verdicts.get(seq);
+    if (verdict) return verdict.rejected ? { seq, rejected: verdict.rejected } : { seq };
+    for (const outcome of this.requests.values()) if (outcome.seq === seq) return outcome;
+    return undefined;
   }
 
   /** The verdict of an applied event, if still kept. */
