@@ -27,6 +27,10 @@ export const NAMESPACE_HEADER = "containerd-namespace";
 export const LEASE_HEADER = "containerd-lease";
 export const REQUEST_ID_HEADER = "Ctrmeta-Request-Id";
 export const REVISION_HEADER = "Ctrmeta-Revision";
+/** Request header: answer only once the view has applied this log sequence. */
+export const MIN_REVISION_HEADER = "Ctrmeta-Min-Revision";
+/** Request header: how long to wait for the minimum revision, in ms (default 5000, at most 60000). */
+export const WAIT_HEADER = "Ctrmeta-Wait-Ms";
 export const ERROR_KIND_HEADER = "Ctrmeta-Error-Kind";
 export const CONTENT_TYPE_HEADER = "Content-Type";
 export const MSGPACK = "application/msgpack";
@@ -170,6 +174,7 @@ export async function handleRequest(
     const lease = msg.headers?.has(LEASE_HEADER) ? msg.headers.get(LEASE_HEADER) : "";
     if (lease !== "") context.lease = lease;
     const body = asBody(codec.decode(msg.data));
+    await waitForMinRevision(msg.headers, deps);
     const result = await method(context, body, deps);
 
     const headers = natsHeaders();
@@ -183,6 +188,22 @@ export async function handleRequest(
     }
     replyError(msg, codec, error, log);
   }
+}
+
+/** Read-your-writes across instances: wait until the view includes the asked revision. */
+async function waitForMinRevision(headers: MsgHdrs | undefined, deps: ServiceDeps): Promise<void> {
+  const wanted = headers?.get(MIN_REVISION_HEADER);
+  if (!wanted) return;
+  const revision = Number(wanted);
+  if (!Number.isSafeInteger(revision) || revision < 0) {
+    throw new InvalidArgument(`${MIN_REVISION_HEADER} ${quote(wanted)}: expected a log sequence (a non-negative integer)`);
+  }
+  const waitText = headers?.get(WAIT_HEADER) || "5000";
+  const waitMs = Number(waitText);
+  if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > 60_000) {
+    throw new InvalidArgument(`${WAIT_HEADER} ${quote(waitText)}: expected milliseconds from 0 to 60000`);
+  }
+  await deps.projection.waitFor(revision, waitMs);
 }
 
 function replyError(msg: ServiceMsg, codec: Codec, error: MetadataError, log: ApiLog): void {

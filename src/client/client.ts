@@ -18,9 +18,11 @@ import {
   ERROR_KIND_HEADER,
   JSON_TYPE,
   LEASE_HEADER,
+  MIN_REVISION_HEADER,
   NAMESPACE_HEADER,
   REQUEST_ID_HEADER,
   REVISION_HEADER,
+  WAIT_HEADER,
 } from "../api/service.js";
 import { ContainersClient, ContentClient, GcClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
 
@@ -43,6 +45,13 @@ export interface CallOptions {
   lease?: string;
   requestId?: string;
   timeoutMs?: number;
+  /**
+   * Answer only from a view that includes this revision (a `revision` from an
+   * earlier reply, possibly from another instance); fails DeadlineExceeded after
+   * `minRevisionWaitMs` (default 5000).
+   */
+  minRevision?: number;
+  minRevisionWaitMs?: number;
 }
 
 export interface CallResult {
@@ -84,6 +93,8 @@ export class Client {
     headers.set(REQUEST_ID_HEADER, options.requestId ?? randomUUID());
     if (namespace !== "") headers.set(NAMESPACE_HEADER, namespace);
     if (options.lease) headers.set(LEASE_HEADER, options.lease);
+    if (options.minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(options.minRevision));
+    if (options.minRevisionWaitMs !== undefined) headers.set(WAIT_HEADER, String(options.minRevisionWaitMs));
     const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
 
     let reply: Msg;
