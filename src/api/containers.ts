@@ -34,7 +34,7 @@ export const containerMethods: MethodTable = {
         const container = records!.get(id)!;
         if (filter.match(containerFields(container))) containers.push(encodeContainer(container));
       }
-      return { body: { containers }, revision: projection.seq };
+      return { body: {}, list: { field: "containers", items: containers }, revision: projection.seq };
     },
 
     async update(context, body, { commands }) {

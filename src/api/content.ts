@@ -42,7 +42,7 @@ export const contentMethods: MethodTable = {
         const record = records!.get(digest)!;
         if (filter.match(contentFields(record))) info.push(encodeContentInfo(record));
       }
-      return { body: { info }, revision: projection.seq };
+      return { body: {}, list: { field: "info", items: info }, revision: projection.seq };
     },
 
     async update(context, body, { commands }) {

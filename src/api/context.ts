@@ -36,6 +36,11 @@ export interface GcAccess {
 
 export interface MethodResult {
   body: Body;
+  /**
+   * A list reply, sent as `{[field]: items}`: in one message, or in chunks when
+   * the request asks for them. `body` is ignored when this is set.
+   */
+  list?: { field: string; items: Body[] };
   /** Log sequence the reply reflects. */
   revision?: number;
 }

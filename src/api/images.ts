@@ -34,7 +34,7 @@ export const imageMethods: MethodTable = {
         const image = records!.get(name)!;
         if (filter.match(imageFields(image))) images.push(encodeImage(image));
       }
-      return { body: { images }, revision: projection.seq };
+      return { body: {}, list: { field: "images", items: images }, revision: projection.seq };
     },
 
     async update(context, body, { commands }) {

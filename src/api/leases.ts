@@ -56,7 +56,7 @@ export const leaseMethods: MethodTable = {
         const lease = records!.get(id)!;
         if (filter.match(leaseFields(lease))) leases.push(encodeLease(lease));
       }
-      return { body: { leases }, revision: projection.seq };
+      return { body: {}, list: { field: "leases", items: leases }, revision: projection.seq };
     },
 
     async addResource(context, body, { commands }) {

@@ -49,7 +49,7 @@ export const namespaceMethods: MethodTable = {
     },
 
     list(_context, _body, { projection }) {
-      return { body: { namespaces: listNamespaces(projection.state).map(plain) }, revision: projection.seq };
+      return { body: {}, list: { field: "namespaces", items: listNamespaces(projection.state).map(plain) }, revision: projection.seq };
     },
 
     async update(context, body, { commands }) {

@@ -11,7 +11,6 @@ import { randomUUID } from "node:crypto";
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
 import { InvalidArgument, MetadataError, quote, UnknownError } from "../domain/errors.js";
-import { packValue, unpackValue } from "../events/codec.js";
 import { decodeToken, encodeToken, type Layout } from "../nats/subjects.js";
 import { containerMethods } from "./containers.js";
 import { gcMethods } from "./gc.js";
@@ -21,6 +20,7 @@ import { imageMethods } from "./images.js";
 import { leaseMethods } from "./leases.js";
 import { namespaceMethods } from "./namespaces.js";
 import { snapshotMethods } from "./snapshots.js";
+import { codecFor, type Codec } from "./codec.js";
 import { asBody, type Body } from "./wire.js";
 
 export const NAMESPACE_HEADER = "containerd-namespace";
@@ -32,10 +32,12 @@ export const MIN_REVISION_HEADER = "Ctrmeta-Min-Revision";
 /** Request header: how long to wait for the minimum revision, in ms (default 5000, at most 60000). */
 export const WAIT_HEADER = "Ctrmeta-Wait-Ms";
 export const ERROR_KIND_HEADER = "Ctrmeta-Error-Kind";
-export const CONTENT_TYPE_HEADER = "Content-Type";
-export const MSGPACK = "application/msgpack";
-export const JSON_TYPE = "application/json";
-
+export { CONTENT_TYPE_HEADER, JSON_TYPE, MSGPACK } from "./codec.js";
+import { CONTENT_TYPE_HEADER } from "./codec.js";
+/** Request header: `true` asks for a list in several messages, ended by an empty one. */
+export const LIST_CHUNKS_HEADER = "Ctrmeta-List-Chunks";
+/** Header of the message that ends a chunked list: how many chunks came before it. */
+export const CHUNK_COUNT_HEADER = "Ctrmeta-Chunks";
 export const ALL_METHODS: MethodTable = {
   ...containerMethods,
   ...imageMethods,
@@ -49,45 +51,6 @@ export const ALL_METHODS: MethodTable = {
 export interface ApiLog {
   error(fields: Record<string, unknown>, message: string): void;
   debug(fields: Record<string, unknown>, message: string): void;
-}
-
-interface Codec {
-  contentType: string;
-  decode(data: Uint8Array): unknown;
-  encode(value: unknown): Uint8Array;
-}
-
-const JSON_CODEC: Codec = {
-  contentType: JSON_TYPE,
-  decode(data) {
-    if (data.length === 0) return {};
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(data);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (error) {
-      throw new InvalidArgument(`request body is not valid JSON: ${(error as Error).message}`);
-    }
-  },
-  encode(value) {
-    return new TextEncoder().encode(JSON.stringify(value));
-  },
-};
-
-const MSGPACK_CODEC: Codec = {
-  contentType: MSGPACK,
-  decode(data) {
-    if (data.length === 0) return {};
-    try {
-      return unpackValue(data);
-    } catch (error) {
-      throw new InvalidArgument(`request body is not valid MessagePack: ${(error as Error).message}`);
-    }
-  },
-  encode: packValue,
-};
-
-function codecFor(headers: MsgHdrs | undefined): Codec {
-  return headers?.get(CONTENT_TYPE_HEADER) === MSGPACK ? MSGPACK_CODEC : JSON_CODEC;
 }
 
 /** Keep a header value on one line and of bounded size. */
@@ -128,6 +91,7 @@ export async function startApiService(
   options: ApiServiceOptions,
   methods: MethodTable = ALL_METHODS,
 ): Promise<Service> {
+  const maxPayload = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   const service = await new Svcm(nc).add({
     name: layout.serviceName,
     version: options.version,
@@ -144,7 +108,7 @@ export async function startApiService(
             log.error({ err: error, endpoint: `${serviceName}.${methodName}` }, "endpoint subscription failed");
             return;
           }
-          void handleRequest(layout, deps, log, methods, serviceName, methodName, msg);
+          void handleRequest(layout, deps, log, methods, serviceName, methodName, msg, maxPayload);
         },
       });
     }
@@ -163,6 +127,7 @@ export async function handleRequest(
   serviceName: string,
   methodName: string,
   msg: ServiceMsg,
+  maxPayload = DEFAULT_MAX_PAYLOAD,
 ): Promise<void> {
   const codec = codecFor(msg.headers);
   let context: RequestContext | undefined;
@@ -180,7 +145,11 @@ export async function handleRequest(
     const headers = natsHeaders();
     headers.set(CONTENT_TYPE_HEADER, codec.contentType);
     if (result.revision !== undefined) headers.set(REVISION_HEADER, String(result.revision));
-    msg.respond(codec.encode(result.body), { headers });
+    if (result.list) {
+      respondList(msg, codec, headers, result.list, maxPayload);
+    } else {
+      msg.respond(codec.encode(result.body), { headers });
+    }
   } catch (caught) {
     const error = caught instanceof MetadataError ? caught : new UnknownError((caught as Error)?.message ?? String(caught));
     if (!(caught instanceof MetadataError)) {
@@ -188,6 +157,37 @@ export async function handleRequest(
     }
     replyError(msg, codec, error, log);
   }
+}
+
+/** nats-server's default max payload, used when the server does not say. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** Largest chunk of a chunked list, so that a chunk and its headers always fit. */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Send a list: in one reply, or, when the request asked for chunks, in replies of
+ * at most CHUNK_BYTES followed by an empty message carrying the chunk count (the
+ * "sentinel" that ends a NATS requestMany).
+ */
+function respondList(msg: ServiceMsg, codec: Codec, headers: MsgHdrs, list: { field: string; items: Body[] }, maxPayload: number): void {
+  if (msg.headers?.get(LIST_CHUNKS_HEADER) === "true") {
+    const chunks = codec.encodeList(list.field, list.items, Math.min(CHUNK_BYTES, maxPayload / 2));
+    for (const chunk of chunks) msg.respond(chunk, { headers });
+    const end = natsHeaders();
+    for (const [key, values] of headers) for (const value of values) end.append(key, value);
+    end.set(CHUNK_COUNT_HEADER, String(chunks.length));
+    msg.respond(new Uint8Array(), { headers: end });
+    return;
+  }
+  const [whole] = codec.encodeList(list.field, list.items, Number.POSITIVE_INFINITY);
+  // Leave room for the headers.
+  if (whole!.length > maxPayload - 4096) {
+    throw new InvalidArgument(
+      `the reply lists ${list.items.length} records in ${whole!.length} bytes, above the server's max payload of ${maxPayload}: ` +
+        `send the header ${LIST_CHUNKS_HEADER}: true to receive them in chunks`,
+    );
+  }
+  msg.respond(whole, { headers });
 }
 
 /** Read-your-writes across instances: wait until the view includes the asked revision. */

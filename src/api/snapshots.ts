@@ -93,7 +93,7 @@ export const snapshotMethods: MethodTable = {
       const info = listSnapshots(projection.state.namespaces.get(namespace), snapshotter)
         .filter((snapshot) => filter.match(snapshotFields(snapshot)))
         .map(encodeSnapshot);
-      return { body: { info }, revision: projection.seq };
+      return { body: {}, list: { field: "info", items: info }, revision: projection.seq };
     },
 
     async remove(context, body, { commands, snapshotters }) {

@@ -10,14 +10,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
-import { errorFromReply, kindFromGrpcCode, MetadataError, Unavailable } from "../domain/errors.js";
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { DeadlineExceeded, errorFromReply, kindFromGrpcCode, MetadataError, Unavailable } from "../domain/errors.js";
 import { Layout } from "../nats/subjects.js";
 import {
   CONTENT_TYPE_HEADER,
   ERROR_KIND_HEADER,
   JSON_TYPE,
   LEASE_HEADER,
+  LIST_CHUNKS_HEADER,
   MIN_REVISION_HEADER,
   NAMESPACE_HEADER,
   REQUEST_ID_HEADER,
@@ -87,15 +88,7 @@ export class Client {
 
   /** Send one request and return the reply body, or throw the error it carries. */
   async call(service: string, method: string, body: Body, options: CallOptions = {}): Promise<CallResult> {
-    const namespace = options.namespace ?? this.namespace;
-    const headers = natsHeaders();
-    headers.set(CONTENT_TYPE_HEADER, JSON_TYPE);
-    headers.set(REQUEST_ID_HEADER, options.requestId ?? randomUUID());
-    if (namespace !== "") headers.set(NAMESPACE_HEADER, namespace);
-    if (options.lease) headers.set(LEASE_HEADER, options.lease);
-    if (options.minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(options.minRevision));
-    if (options.minRevisionWaitMs !== undefined) headers.set(WAIT_HEADER, String(options.minRevisionWaitMs));
-    const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
+    const { subject, headers } = this.prepare(service, method, options);
 
     let reply: Msg;
     try {
@@ -107,6 +100,61 @@ export class Client {
       throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
     }
     return decodeReply(reply);
+  }
+
+  private prepare(service: string, method: string, options: CallOptions): { subject: string; headers: MsgHdrs } {
+    const namespace = options.namespace ?? this.namespace;
+    const headers = natsHeaders();
+    headers.set(CONTENT_TYPE_HEADER, JSON_TYPE);
+    headers.set(REQUEST_ID_HEADER, options.requestId ?? randomUUID());
+    if (namespace !== "") headers.set(NAMESPACE_HEADER, namespace);
+    if (options.lease) headers.set(LEASE_HEADER, options.lease);
+    if (options.minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(options.minRevision));
+    if (options.minRevisionWaitMs !== undefined) headers.set(WAIT_HEADER, String(options.minRevisionWaitMs));
+    const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
+    return { subject, headers };
+  }
+
+  /**
+   * Send a list request and yield its records chunk by chunk as they arrive, so a
+   * caller can print the first records before the last chunk comes in.
+   */
+  async *listChunks<T>(service: string, method: string, body: Body, field: string, options: CallOptions = {}): AsyncGenerator<T[]> {
+    const { subject, headers } = this.prepare(service, method, options);
+    headers.set(LIST_CHUNKS_HEADER, "true");
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    let replies: AsyncIterable<Msg>;
+    try {
+      replies = await this.nc.requestMany(subject, new TextEncoder().encode(JSON.stringify(body)), {
+        strategy: "sentinel",
+        maxWait: timeoutMs,
+        headers,
+      });
+    } catch (error) {
+      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+    }
+    let ended = false;
+    try {
+      for await (const reply of replies) {
+        if (reply.data.length === 0 && !reply.headers?.get("Nats-Service-Error-Code")) {
+          ended = true;
+          break;
+        }
+        const { body: chunk } = decodeReply(reply);
+        yield (chunk[field] ?? []) as T[];
+      }
+    } catch (error) {
+      if (error instanceof MetadataError) throw error;
+      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+    }
+    if (!ended) throw new DeadlineExceeded(`${service}.${method}: the list did not end within ${timeoutMs} ms`);
+  }
+
+  /** Send a list request in chunks and collect every record. */
+  async list<T>(service: string, method: string, body: Body, field: string, options: CallOptions = {}): Promise<T[]> {
+    const records: T[] = [];
+    for await (const chunk of this.listChunks<T>(service, method, body, field, options)) records.push(...chunk);
+    return records;
   }
 
   async close(): Promise<void> {

@@ -87,8 +87,13 @@ export class ContainersClient extends ServiceClient {
     return (await this.call("get", { id }, options)).body.container as ContainerRecord;
   }
 
+  /** Yield the matching containers chunk by chunk, as the service sends them. */
+  listChunks(filters: string[] = [], options?: CallOptions): AsyncGenerator<ContainerRecord[]> {
+    return this.client.listChunks<ContainerRecord>("containers", "list", { filters }, "containers", options);
+  }
+
   async list(filters: string[] = [], options?: CallOptions): Promise<ContainerRecord[]> {
-    return ((await this.call("list", { filters }, options)).body.containers ?? []) as ContainerRecord[];
+    return this.client.list<ContainerRecord>("containers", "list", { filters }, "containers", options);
   }
 
   async update(container: ContainerRecord, updateMask: string[] = [], options?: CallOptions): Promise<ContainerRecord> {
@@ -116,7 +121,7 @@ export class ImagesClient extends ServiceClient {
   }
 
   async list(filters: string[] = [], options?: CallOptions): Promise<ImageRecord[]> {
-    return ((await this.call("list", { filters }, options)).body.images ?? []) as ImageRecord[];
+    return this.client.list<ImageRecord>("images", "list", { filters }, "images", options);
   }
 
   async update(image: ImageRecord, updateMask: string[] = [], options?: CallOptions & { sourceDateEpoch?: string }): Promise<ImageRecord> {
@@ -146,7 +151,7 @@ export class NamespacesClient extends ServiceClient {
   }
 
   async list(options?: CallOptions): Promise<NamespaceRecord[]> {
-    return ((await this.call("list", {}, { ...options, namespace: "" })).body.namespaces ?? []) as NamespaceRecord[];
+    return this.client.list<NamespaceRecord>("namespaces", "list", {}, "namespaces", { ...options, namespace: "" });
   }
 
   async update(namespace: NamespaceRecord, updateMask: string[] = [], options?: CallOptions): Promise<void> {
@@ -173,7 +178,7 @@ export class ContentClient extends ServiceClient {
   }
 
   async list(filters: string[] = [], options?: CallOptions): Promise<ContentRecord[]> {
-    return ((await this.call("list", { filters }, options)).body.info ?? []) as ContentRecord[];
+    return this.client.list<ContentRecord>("content", "list", { filters }, "info", options);
   }
 
   async update(info: { digest: string; labels?: Record<string, string> }, updateMask: string[] = [], options?: CallOptions): Promise<ContentRecord> {
@@ -226,7 +231,7 @@ export class SnapshotsClient extends ServiceClient {
   }
 
   async list(snapshotter: string, filters: string[] = [], options?: CallOptions): Promise<SnapshotRecord[]> {
-    return ((await this.call("list", { snapshotter, filters }, options)).body.info ?? []) as SnapshotRecord[];
+    return this.client.list<SnapshotRecord>("snapshots", "list", { snapshotter, filters }, "info", options);
   }
 
   async remove(snapshotter: string, key: string, options?: CallOptions): Promise<void> {
@@ -249,7 +254,7 @@ export class LeasesClient extends ServiceClient {
   }
 
   async list(filters: string[] = [], options?: CallOptions): Promise<LeaseRecord[]> {
-    return ((await this.call("list", { filters }, options)).body.leases ?? []) as LeaseRecord[];
+    return this.client.list<LeaseRecord>("leases", "list", { filters }, "leases", options);
   }
 
   async addResource(id: string, resource: LeaseResource, options?: CallOptions): Promise<void> {
