@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { ObjectStore } from "@nats-io/obj";
 import type { Service } from "@nats-io/services";
 import { pino, type Logger } from "pino";
 import { startApiService } from "./api/service.js";
@@ -20,7 +21,18 @@ import { Notifier } from "./events/notifier.js";
 import { GcCoordinator } from "./gc/coordinator.js";
 import type { SchedulerConfig } from "./gc/scheduler.js";
 import { EventStore } from "./nats/event-store.js";
-import { applyBucket, applyConsumer, applyStreams, loadDefinition, type BucketDefinition, type ConsumerDefinition } from "./nats/streams.js";
+import {
+  applyBucket,
+  applyConsumer,
+  applyObjectStore,
+  applyStreams,
+  loadDefinition,
+  type BucketDefinition,
+  type ConsumerDefinition,
+  type ObjectStoreDefinition,
+} from "./nats/streams.js";
+import { readSnapshot, SnapshotFormatError } from "./projections/snapshot.js";
+import { SnapshotWriter } from "./projections/snapshot-writer.js";
 import { Layout } from "./nats/subjects.js";
 import { Projection } from "./projections/projection.js";
 import { Projector } from "./projections/projector.js";
@@ -46,6 +58,28 @@ export interface InstanceOptions {
    * election, so it never collects but still forwards requests to the collector.
    */
   gc?: Partial<SchedulerConfig> | false;
+  /** Write a view snapshot after this many events (on the elected instance); 0 never. Default 100,000. */
+  snapshotEvery?: number;
+  /** Start from the latest view snapshot when there is one. Default true. */
+  useSnapshot?: boolean;
+}
+
+/** Load the latest view snapshot into an empty view, if there is a usable one. */
+async function restoreFromSnapshot(store: ObjectStore, projection: Projection, lastSeq: number, log: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    const image = await readSnapshot(store);
+    if (!image) return;
+    if (image.seq > lastSeq) {
+      log.warn({ snapshotSeq: image.seq, lastSeq }, "ignoring view snapshot: it is ahead of the log (was the stream recreated?)");
+      return;
+    }
+    projection.restore(image);
+    log.info({ seq: image.seq, ms: Math.round(performance.now() - started) }, "view restored from snapshot");
+  } catch (error) {
+    if (error instanceof SnapshotFormatError) log.warn({ reason: error.message }, "ignoring view snapshot, rebuilding from the log");
+    else log.warn({ err: error }, "reading the view snapshot failed, rebuilding from the log");
+  }
 }
 
 export function packageVersion(): string {
@@ -92,6 +126,7 @@ export class Instance {
     private readonly api: Service,
     readonly gc: GcCoordinator,
     private readonly notifyNc: NatsConnection | undefined,
+    readonly snapshots: SnapshotWriter,
   ) {}
 
   static async start(options: InstanceOptions): Promise<Instance> {
@@ -103,6 +138,11 @@ export class Instance {
       await applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas });
       const js = jetstream(nc);
       const projection = new Projection();
+      const snapshots = await applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout), options.replicas);
+      if (options.useSnapshot !== false) {
+        const lastSeq = (await jsm.streams.info(layout.logStream)).state.last_seq;
+        await restoreFromSnapshot(snapshots, projection, lastSeq, log);
+      }
       const projector = new Projector(js, jsm, layout, projection, log);
       const started = Date.now();
       await projector.start();
@@ -130,9 +170,12 @@ export class Instance {
       const gc = new GcCoordinator({ nc, js, kv, layout, projection, commands, clock, log, config: options.gc || {}, candidate });
       if (options.gc !== false) gc.start();
 
+      const snapshotWriter = new SnapshotWriter(snapshots, projection, options.snapshotEvery ?? 100_000, () => gc.isLeader, log);
+      snapshotWriter.start();
+
       const api = await startApiService(nc, layout, { commands, projection, snapshotters, clock, gc }, log, { version: packageVersion() });
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc);
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter);
     } catch (error) {
       await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
@@ -154,6 +197,7 @@ export class Instance {
       const steps: Array<[string, () => Promise<unknown>]> = [
         ["api", () => this.api.stop()],
         ["gc", () => this.gc.stop()],
+        ["snapshots", () => this.snapshots.stop()],
         ["notifier", async () => this.notifier?.stop()],
         ["projector", () => this.projector.stop()],
         ["notifier connection", async () => this.notifyNc?.drain()],

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { JetStreamApiError, JetStreamApiCodes, type ConsumerConfig, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Layout } from "./subjects.js";
 
@@ -118,4 +119,18 @@ export async function applyStreams(jsm: JetStreamManager, layout: Layout, option
   for (const file of ["log.json", "topics.json"]) {
     await applyStream(jsm, loadStreamDefinition(file, layout), options);
   }
+}
+
+export interface ObjectStoreDefinition {
+  kind: "object-store";
+  description: string;
+  name: string;
+}
+
+/** Create or open an object store. */
+export async function applyObjectStore(nc: NatsConnection, definition: ObjectStoreDefinition, replicas?: number): Promise<ObjectStore> {
+  return new Objm(nc).create(definition.name, {
+    description: definition.description,
+    ...(replicas === undefined ? {} : { replicas }),
+  });
 }

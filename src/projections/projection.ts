@@ -21,6 +21,15 @@ export interface AppliedEvent {
 
 export type AppliedListener = (applied: AppliedEvent) => void;
 
+/** The view's state and indexes at one log position, as snapshots store them. */
+export interface ProjectionImage {
+  state: MetadataState;
+  seq: number;
+  lastEventTime: string;
+  subjectSeqs: Map<string, number>;
+  requests: Map<string, RequestOutcome>;
+}
+
 /** How many recent verdicts are kept for commands that have not read theirs yet. */
 const VERDICT_HISTORY = 65_536;
 
@@ -39,7 +48,7 @@ interface Waiter {
 }
 
 export class Projection {
-  readonly state: MetadataState = emptyState();
+  state: MetadataState = emptyState();
   /** Sequence of the last applied message. */
   seq = 0;
   /** Log time of the last applied event. */
@@ -47,9 +56,9 @@ export class Projection {
   /** Messages the projection could not decode, skipped as rejected. */
   undecodable = 0;
 
-  private readonly subjectSeqs = new Map<string, number>();
+  private subjectSeqs = new Map<string, number>();
   private readonly verdicts = new Map<number, Verdict>();
-  private readonly requests = new Map<string, RequestOutcome>();
+  private requests = new Map<string, RequestOutcome>();
   private readonly waiters: Waiter[] = [];
   private readonly listeners: AppliedListener[] = [];
 
@@ -96,6 +105,22 @@ export class Projection {
     for (const listener of this.listeners) listener(applied);
     this.releaseWaiters();
     return applied;
+  }
+
+  /** The live state and indexes; copy them before yielding to other work. */
+  image(): ProjectionImage {
+    return { state: this.state, seq: this.seq, lastEventTime: this.lastEventTime, subjectSeqs: this.subjectSeqs, requests: this.requests };
+  }
+
+  /** Start from a snapshot instead of the first event; only an empty view can. */
+  restore(image: ProjectionImage): void {
+    if (this.seq !== 0) throw new Error(`cannot restore a snapshot into a view at ${this.seq}`);
+    this.state = image.state;
+    this.seq = image.seq;
+    this.lastEventTime = image.lastEventTime;
+    this.subjectSeqs = image.subjectSeqs;
+    this.requests = image.requests;
+    this.releaseWaiters();
   }
 
   /** Move the position without an event, e.g. after loading a snapshot. */

@@ -1,0 +1,238 @@
+/**
+ * Snapshots of the view, so that an instance starts from the latest snapshot and
+ * replays only the log after it.
+ *
+ * A snapshot is one object in a JetStream object store: a sequence of MessagePack
+ * values, a header first (`kind`, `format`, `seq`), then batches of records, then
+ * an `end` item with the counts. A snapshot of another format is ignored, never
+ * read as this one. Records are immutable values, so capturing the view is a quick
+ * copy of map entries, and encoding can yield to other work between batches.
+ */
+import type { ObjectStore } from "@nats-io/obj";
+import { Unpackr } from "msgpackr";
+import type { Container } from "../domain/container.js";
+import type { ContentInfo } from "../domain/content.js";
+import { errorFromReply } from "../domain/errors.js";
+import type { Image } from "../domain/image.js";
+import type { StringMap } from "../domain/labels.js";
+import type { Lease } from "../domain/lease.js";
+import type { Snapshot } from "../domain/snapshot.js";
+import { emptyState, newNamespaceState, type MetadataState } from "../domain/state.js";
+import { packValue } from "../events/codec.js";
+import type { Projection, ProjectionImage, RequestOutcome } from "./projection.js";
+
+/** Layout of snapshot objects; bump when it changes, and older snapshots are ignored. */
+export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_KIND = "ctrmeta-projection";
+export const SNAPSHOT_OBJECT = "projection";
+
+/** Records per batch item, and target size of the chunks handed to the object store. */
+const BATCH = 500;
+const CHUNK_BYTES = 1024 * 1024;
+
+export interface SnapshotHeader {
+  kind: string;
+  format: number;
+  seq: number;
+  lastEventTime: string;
+  writtenAt: string;
+}
+
+type SerializedLease = Omit<Lease, "resources"> & {
+  resources: { content: string[]; ingests: string[]; snapshots: Array<[string, string[]]> };
+};
+
+/** One item of a snapshot after the header. */
+type Item =
+  | ["ns", string, StringMap, boolean, number]
+  | ["containers", string, Container[]]
+  | ["images", string, Image[]]
+  | ["content", string, ContentInfo[]]
+  | ["snapshots", string, Snapshot[]]
+  | ["leases", string, SerializedLease[]]
+  | ["subjects", Array<[string, number]>]
+  | ["requests", Array<[string, number, string?, string?]>]
+  | ["end", number];
+
+function serializeLease(lease: Lease): SerializedLease {
+  return {
+    ...lease,
+    resources: {
+      content: [...lease.resources.content],
+      ingests: [...lease.resources.ingests],
+      snapshots: [...lease.resources.snapshots].map(([snapshotter, keys]) => [snapshotter, [...keys]]),
+    },
+  };
+}
+
+function deserializeLease(lease: SerializedLease): Lease {
+  return {
+    ...lease,
+    resources: {
+      content: new Set(lease.resources.content),
+      ingests: new Set(lease.resources.ingests),
+      snapshots: new Map(lease.resources.snapshots.map(([snapshotter, keys]) => [snapshotter, new Set(keys)])),
+    },
+  };
+}
+
+function batches<T>(values: T[]): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < values.length; start += BATCH) out.push(values.slice(start, start + BATCH));
+  return out;
+}
+
+/** Copy the view's records and indexes at its current position; cheap, because records never change. */
+export function captureItems(projection: Projection): { header: SnapshotHeader; items: Item[] } {
+  const image = projection.image();
+  const items: Item[] = [];
+  for (const namespace of image.state.namespaces.values()) {
+    const name = namespace.name;
+    items.push(["ns", name, namespace.labels, namespace.hasContainerBucket, namespace.lastWriteSeq]);
+    for (const batch of batches([...namespace.containers.values()])) items.push(["containers", name, batch]);
+    for (const batch of batches([...namespace.images.values()])) items.push(["images", name, batch]);
+    for (const batch of batches([...namespace.content.values()])) items.push(["content", name, batch]);
+    for (const records of namespace.snapshots.values()) {
+      for (const batch of batches([...records.values()])) items.push(["snapshots", name, batch]);
+    }
+    for (const batch of batches([...namespace.leases.values()].map(serializeLease))) items.push(["leases", name, batch]);
+  }
+  for (const batch of batches([...image.subjectSeqs])) items.push(["subjects", batch]);
+  const requests = [...image.requests].map(([id, outcome]): [string, number, string?, string?] =>
+    outcome.rejected ? [id, outcome.seq, outcome.rejected.kind, outcome.rejected.message] : [id, outcome.seq],
+  );
+  for (const batch of batches(requests)) items.push(["requests", batch]);
+  const header: SnapshotHeader = {
+    kind: SNAPSHOT_KIND,
+    format: SNAPSHOT_FORMAT,
+    seq: image.seq,
+    lastEventTime: image.lastEventTime,
+    writtenAt: new Date().toISOString(),
+  };
+  return { header, items };
+}
+
+/** Encode captured items as a stream of chunks, yielding the event loop between chunks. */
+export function encodeSnapshot(header: SnapshotHeader, items: Item[]): ReadableStream<Uint8Array> {
+  let index = -1;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const parts: Uint8Array[] = [];
+      let size = 0;
+      while (size < CHUNK_BYTES && index <= items.length) {
+        const value = index === -1 ? header : index === items.length ? (["end", items.length] as Item) : items[index]!;
+        const part = packValue(value);
+        parts.push(part);
+        size += part.length;
+        index++;
+      }
+      if (parts.length > 0) controller.enqueue(Buffer.concat(parts));
+      if (index > items.length) controller.close();
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  });
+}
+
+/** Write a snapshot of the view's current position; returns its header. */
+export async function writeSnapshot(store: ObjectStore, projection: Projection): Promise<SnapshotHeader> {
+  const { header, items } = captureItems(projection);
+  await store.put(
+    {
+      name: SNAPSHOT_OBJECT,
+      description: `ctrmeta view at log sequence ${header.seq}`,
+      metadata: { format: String(header.format), seq: String(header.seq) },
+    },
+    encodeSnapshot(header, items),
+  );
+  return header;
+}
+
+export class SnapshotFormatError extends Error {}
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false });
+
+function toPlain(value: unknown): unknown {
+  if (value instanceof Map) {
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [key, inner] of value) out[String(key)] = toPlain(inner);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map(toPlain);
+  return value;
+}
+
+/** Decode a snapshot; throws SnapshotFormatError for another kind or format. */
+export function decodeSnapshot(bytes: Uint8Array): ProjectionImage {
+  const values = unpackr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown[];
+  const header = toPlain(values[0]) as Partial<SnapshotHeader> | undefined;
+  if (header?.kind !== SNAPSHOT_KIND) throw new SnapshotFormatError("the object is not a ctrmeta view snapshot");
+  if (header.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotFormatError(`snapshot format ${String(header.format)}, this version reads format ${SNAPSHOT_FORMAT}`);
+  }
+  const end = toPlain(values[values.length - 1]) as Item;
+  if (end[0] !== "end" || end[1] !== values.length - 2) throw new SnapshotFormatError("the snapshot is truncated");
+
+  const state: MetadataState = emptyState();
+  const subjectSeqs = new Map<string, number>();
+  const requests = new Map<string, RequestOutcome>();
+  for (const raw of values.slice(1, -1)) {
+    const item = toPlain(raw) as Item;
+    switch (item[0]) {
+      case "ns": {
+        const namespace = newNamespaceState(item[1]);
+        namespace.labels = item[2];
+        namespace.hasContainerBucket = item[3];
+        namespace.lastWriteSeq = item[4];
+        state.namespaces.set(item[1], namespace);
+        break;
+      }
+      case "containers":
+        for (const record of item[2]) state.namespaces.get(item[1])!.containers.set(record.id, record);
+        break;
+      case "images":
+        for (const record of item[2]) state.namespaces.get(item[1])!.images.set(record.name, record);
+        break;
+      case "content":
+        for (const record of item[2]) state.namespaces.get(item[1])!.content.set(record.digest, record);
+        break;
+      case "snapshots":
+        for (const record of item[2]) restoreSnapshot(state, item[1], record);
+        break;
+      case "leases":
+        for (const record of item[2]) state.namespaces.get(item[1])!.leases.set(record.id, deserializeLease(record));
+        break;
+      case "subjects":
+        for (const [subject, seq] of item[1]) subjectSeqs.set(subject, seq);
+        break;
+      case "requests":
+        for (const [id, seq, kind, message] of item[1]) {
+          requests.set(id, kind === undefined ? { seq } : { seq, rejected: errorFromReply(kind, message ?? "") });
+        }
+        break;
+      case "end":
+        break;
+    }
+  }
+  return { state, seq: header.seq!, lastEventTime: header.lastEventTime ?? "", subjectSeqs, requests };
+}
+
+function restoreSnapshot(state: MetadataState, namespaceName: string, snapshot: Snapshot): void {
+  const namespace = state.namespaces.get(namespaceName)!;
+  let records = namespace.snapshots.get(snapshot.snapshotter);
+  if (!records) namespace.snapshots.set(snapshot.snapshotter, (records = new Map()));
+  records.set(snapshot.name, snapshot);
+  if (snapshot.parent === "") return;
+  // The child index is derived data: rebuild it from the parent links.
+  let byParent = namespace.snapshotChildren.get(snapshot.snapshotter);
+  if (!byParent) namespace.snapshotChildren.set(snapshot.snapshotter, (byParent = new Map()));
+  let children = byParent.get(snapshot.parent);
+  if (!children) byParent.set(snapshot.parent, (children = new Set()));
+  children.add(snapshot.name);
+}
+
+/** Read the latest snapshot, or undefined when there is none. */
+export async function readSnapshot(store: ObjectStore): Promise<ProjectionImage | undefined> {
+  const bytes = await store.getBlob(SNAPSHOT_OBJECT);
+  if (!bytes) return undefined;
+  return decodeSnapshot(bytes);
+}
