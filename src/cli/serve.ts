@@ -59,7 +59,9 @@ export function serveCommand(): Command {
     .action(async (options: ServeOptions, cmd: Command) => {
       const log = pino({ name: "ctrmeta", level: options.logLevel });
       let embedded: EmbeddedServer | undefined;
-      let servers = globals(cmd).server ?? process.env.CTRMETA_SERVER;
+      // Only an explicit --server makes serve use an existing NATS; CTRMETA_SERVER
+      // is where clients connect, and must not stop serve from starting its own.
+      let servers = globals(cmd).server;
       if (!servers) {
         const dataDir = resolve(options.dataDir);
         embedded = await startNatsServer({ port: parseCount("--port", options.port), dataDir });

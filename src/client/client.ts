@@ -25,6 +25,7 @@ import {
   REVISION_HEADER,
   WAIT_HEADER,
 } from "../api/service.js";
+import { EventsClient } from "./events.js";
 import { ContainersClient, ContentClient, GcClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
 
 export type Body = Record<string, unknown>;
@@ -68,6 +69,7 @@ export class Client {
   readonly snapshots = new SnapshotsClient(this);
   readonly leases = new LeasesClient(this);
   readonly gc = new GcClient(this);
+  readonly events = new EventsClient(this);
 
   private constructor(
     readonly nc: NatsConnection,
