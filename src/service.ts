@@ -14,7 +14,8 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { ObjectStore } from "@nats-io/obj";
 import type { Service } from "@nats-io/services";
 import { pino, type Logger } from "pino";
-import { startApiService } from "./api/service.js";
+import { historyMethods } from "./api/history.js";
+import { ALL_METHODS, startApiService } from "./api/service.js";
 import { CommandHandler } from "./commands/handler.js";
 import { SystemClock, type Clock } from "./domain/time.js";
 import { Notifier } from "./events/notifier.js";
@@ -31,6 +32,7 @@ import {
   type ConsumerDefinition,
   type ObjectStoreDefinition,
 } from "./nats/streams.js";
+import { AsOfViews } from "./projections/as-of.js";
 import { readSnapshot, SnapshotFormatError } from "./projections/snapshot.js";
 import { SnapshotWriter } from "./projections/snapshot-writer.js";
 import { Layout } from "./nats/subjects.js";
@@ -173,7 +175,9 @@ export class Instance {
       const snapshotWriter = new SnapshotWriter(snapshots, projection, options.snapshotEvery ?? 100_000, () => gc.isLeader, log);
       snapshotWriter.start();
 
-      const api = await startApiService(nc, layout, { commands, projection, snapshotters, clock, gc }, log, { version: packageVersion() });
+      const asOf = new AsOfViews(js, jsm, layout, snapshots);
+      const methods = { ...ALL_METHODS, ...historyMethods(js, layout) };
+      const api = await startApiService(nc, layout, { commands, projection, snapshotters, clock, gc, asOf }, log, { version: packageVersion() }, methods);
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
       return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter);
     } catch (error) {

@@ -6,6 +6,7 @@ import type { CommandHandler } from "../commands/handler.js";
 import type { Clock } from "../domain/time.js";
 import { FailedPrecondition, MetadataError } from "../domain/errors.js";
 import { validateIdentifier } from "../domain/identifiers.js";
+import type { AsOfViews } from "../projections/as-of.js";
 import type { Projection } from "../projections/projection.js";
 import type { Body } from "./wire.js";
 
@@ -23,8 +24,10 @@ export interface ServiceDeps {
   /** Snapshotter names the service accepts. */
   snapshotters: ReadonlySet<string>;
   clock: Clock;
-  /** The elected garbage collector; undefined when GC is disabled. */
+  /** The elected garbage collector, wherever it runs. */
   gc?: GcAccess;
+  /** Views of the past, for reads with `Ctrmeta-At`. */
+  asOf?: AsOfViews;
 }
 
 /** Requests to the elected garbage collector, wherever it runs. */

@@ -29,6 +29,10 @@ export const REQUEST_ID_HEADER = "Ctrmeta-Request-Id";
 export const REVISION_HEADER = "Ctrmeta-Revision";
 /** Request header: answer only once the view has applied this log sequence. */
 export const MIN_REVISION_HEADER = "Ctrmeta-Min-Revision";
+/** Request header of reads: answer from the state after this log sequence, or at this RFC 3339 time. */
+export const AT_HEADER = "Ctrmeta-At";
+/** Methods that only read, and so can answer from the past. */
+const READ_METHODS = new Set(["get", "list", "info", "stat", "listResources", "explain", "snapshotters"]);
 /** Request header: how long to wait for the minimum revision, in ms (default 5000, at most 60000). */
 export const WAIT_HEADER = "Ctrmeta-Wait-Ms";
 export const ERROR_KIND_HEADER = "Ctrmeta-Error-Kind";
@@ -140,7 +144,7 @@ export async function handleRequest(
     if (lease !== "") context.lease = lease;
     const body = asBody(codec.decode(msg.data));
     await waitForMinRevision(msg.headers, deps);
-    const result = await method(context, body, deps);
+    const result = await method(context, body, await depsAt(msg.headers, deps, methodName));
 
     const headers = natsHeaders();
     headers.set(CONTENT_TYPE_HEADER, codec.contentType);
@@ -188,6 +192,16 @@ function respondList(msg: ServiceMsg, codec: Codec, headers: MsgHdrs, list: { fi
     );
   }
   msg.respond(whole, { headers });
+}
+
+/** The dependencies of a request, with a view of the past when it asks for one. */
+async function depsAt(headers: MsgHdrs | undefined, deps: ServiceDeps, methodName: string): Promise<ServiceDeps> {
+  const at = headers?.get(AT_HEADER);
+  if (!at) return deps;
+  if (!READ_METHODS.has(methodName)) throw new InvalidArgument(`${AT_HEADER} applies to reads only, not to ${methodName}`);
+  if (!deps.asOf) throw new InvalidArgument(`${AT_HEADER} is not available on this service`);
+  const seq = await deps.asOf.resolve(at);
+  return { ...deps, projection: await deps.asOf.view(seq) };
 }
 
 /** Read-your-writes across instances: wait until the view includes the asked revision. */

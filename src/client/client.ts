@@ -14,6 +14,7 @@ import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } f
 import { DeadlineExceeded, errorFromReply, kindFromGrpcCode, MetadataError, Unavailable } from "../domain/errors.js";
 import { Layout } from "../nats/subjects.js";
 import {
+  AT_HEADER,
   CONTENT_TYPE_HEADER,
   ERROR_KIND_HEADER,
   JSON_TYPE,
@@ -26,7 +27,16 @@ import {
   WAIT_HEADER,
 } from "../api/service.js";
 import { EventsClient } from "./events.js";
-import { ContainersClient, ContentClient, GcClient, ImagesClient, LeasesClient, NamespacesClient, SnapshotsClient } from "./services.js";
+import {
+  ContainersClient,
+  ContentClient,
+  GcClient,
+  HistoryClient,
+  ImagesClient,
+  LeasesClient,
+  NamespacesClient,
+  SnapshotsClient,
+} from "./services.js";
 
 export type Body = Record<string, unknown>;
 
@@ -54,6 +64,8 @@ export interface CallOptions {
    */
   minRevision?: number;
   minRevisionWaitMs?: number;
+  /** For reads: answer from the state after this log sequence, or at this RFC 3339 time. */
+  at?: number | string;
 }
 
 export interface CallResult {
@@ -70,6 +82,7 @@ export class Client {
   readonly leases = new LeasesClient(this);
   readonly gc = new GcClient(this);
   readonly events = new EventsClient(this);
+  readonly history = new HistoryClient(this);
 
   private constructor(
     readonly nc: NatsConnection,
@@ -113,6 +126,7 @@ export class Client {
     if (options.lease) headers.set(LEASE_HEADER, options.lease);
     if (options.minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(options.minRevision));
     if (options.minRevisionWaitMs !== undefined) headers.set(WAIT_HEADER, String(options.minRevisionWaitMs));
+    if (options.at !== undefined) headers.set(AT_HEADER, String(options.at));
     const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
     return { subject, headers };
   }

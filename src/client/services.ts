@@ -318,3 +318,29 @@ export class GcClient extends ServiceClient {
     return (await this.call("explain", body, options)).body as unknown as Explanation;
   }
 }
+
+/** One event of an object's history. */
+export interface HistoryEntry {
+  seq: number;
+  time: string;
+  requestId: string;
+  type: string;
+  /** Field paths with their values before (`from`) and after (`to`). */
+  changes: Array<{ path: string; from?: unknown; to?: unknown }>;
+}
+
+export class HistoryClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "history");
+  }
+
+  /**
+   * Every event of one object, oldest first. `kind` is namespace, container, image,
+   * content, snapshot or lease; for a namespace, `key` is its name.
+   */
+  async get(kind: string, key: string, snapshotter?: string, options?: CallOptions): Promise<HistoryEntry[]> {
+    const body = snapshotter === undefined ? { kind, key } : { kind, key, snapshotter };
+    const callOptions = kind === "namespace" ? { ...options, namespace: key } : options;
+    return (await this.call("get", body, callOptions)).body.history as HistoryEntry[];
+  }
+}
