@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { Client } from "../client/client.js";
-import { InvalidArgument } from "../domain/errors.js";
+import { InvalidArgument, MetadataError } from "../domain/errors.js";
 
 /** Where clients connect without --server or CTRMETA_SERVER. */
 export const DEFAULT_SERVER = "nats://127.0.0.1:4222";
@@ -84,18 +84,41 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 4)}\n`);
 }
 
+/** How ctr configures Go's text/tabwriter for one table. */
+export interface TableLayout {
+  minWidth: number;
+  padding: number;
+  /** With a tab, cells are padded with tabs to the next multiple of 8 columns. */
+  padChar: " " | "\t";
+  /** Whether ctr ends each row with a tab, which pads the last cell like the others. */
+  padLastCell: boolean;
+}
+
+/** `tabwriter.NewWriter(os.Stdout, 1, 8, 1, ' ', 0)` with rows ending in a tab: most ctr lists. */
+export const CTR_TABLE: TableLayout = { minWidth: 1, padding: 1, padChar: " ", padLastCell: true };
+
+const TAB_WIDTH = 8;
+
 /**
- * Print rows aligned like Go's tabwriter as ctr configures it: each cell is padded
- * to the widest cell of its column plus `padding`, and at least `minWidth`.
+ * Print rows aligned like Go's tabwriter: each padded cell is as wide as the widest
+ * cell of its column plus `padding`, and at least `minWidth`.
  */
-export function printTable(rows: string[][], padding = 4, minWidth = 4): void {
+export function printTable(rows: string[][], layout: TableLayout = CTR_TABLE): void {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, column) => {
-      widths[column] = Math.max(widths[column] ?? 0, [...cell].length + padding, minWidth);
+      widths[column] = Math.max(widths[column] ?? 0, [...cell].length + layout.padding, layout.minWidth);
     });
   }
-  const lines = rows.map((row) => row.map((cell, column) => cell + " ".repeat(widths[column]! - [...cell].length)).join(""));
+  const pad = (cell: string, column: number): string => {
+    const textWidth = [...cell].length;
+    if (layout.padChar === " ") return cell + " ".repeat(widths[column]! - textWidth);
+    const cellWidth = Math.ceil(widths[column]! / TAB_WIDTH) * TAB_WIDTH;
+    return cell + "\t".repeat(Math.ceil((cellWidth - textWidth) / TAB_WIDTH));
+  };
+  const lines = rows.map((row) =>
+    row.map((cell, column) => (column < row.length - 1 || layout.padLastCell ? pad(cell, column) : cell)).join(""),
+  );
   process.stdout.write(lines.map((line) => `${line}\n`).join(""));
 }
 
@@ -110,15 +133,26 @@ export function parseCount(name: string, value: string): number {
 export class ReportedError extends Error {}
 
 /** Run `action` for every item, report each failure, and fail at the end if any failed. */
-export async function forEachItem(items: readonly string[], action: (item: string) => Promise<void>): Promise<void> {
+export async function forEachItem(items: readonly string[], action: (item: string, index: number) => Promise<void>): Promise<void> {
   let failures = 0;
-  for (const item of items) {
+  for (const [index, item] of items.entries()) {
     try {
-      await action(item);
+      await action(item, index);
     } catch (error) {
       failures++;
       process.stderr.write(`ctrmeta: ${(error as Error).message}\n`);
     }
   }
   if (failures > 0) throw new ReportedError(`${failures} of ${items.length} failed`);
+}
+
+/** Prefix an error's message with `context` as ctr does (`unable to delete NAME: ...`), keeping its kind. */
+export function wrapError(error: unknown, context: string): Error {
+  if (error instanceof MetadataError) return error.wrap(context);
+  return new Error(`${context}: ${(error as Error).message}`, { cause: error });
+}
+
+/** Print a problem that does not fail the command, as ctr logs a warning. */
+export function printWarning(message: string): void {
+  process.stderr.write(`ctrmeta: warning: ${message}\n`);
 }

@@ -45,10 +45,11 @@ export function containersCommand(): Command {
         } else if (options.format === "json") {
           printJson(containers);
         } else {
-          printTable([
-            ["CONTAINER", "IMAGE", "RUNTIME"],
-            ...containers.map((c) => [c.id, c.image || "-", c.runtime?.name ?? ""]),
-          ]);
+          // ctr's containers ls pads wider than its other lists: minwidth 4 and padding 4.
+          printTable(
+            [["CONTAINER", "IMAGE", "RUNTIME"], ...containers.map((c) => [c.id, c.image || "-", c.runtime?.name ?? ""])],
+            { minWidth: 4, padding: 4, padChar: " ", padLastCell: true },
+          );
         }
       });
     });

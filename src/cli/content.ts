@@ -1,6 +1,8 @@
 /** `ctrmeta content`: commit, ls, info, label, rm on content records. */
 import { Command } from "commander";
+import { NotFound } from "../domain/errors.js";
 import { forEachItem, formatLabels, parseCount, parseLabelArgs, printJson, printTable, withClient } from "./common.js";
+import { formatDecimalSize, formatHumanDuration } from "./format.js";
 
 export function contentCommand(): Command {
   const command = new Command("content").description("manage content records (blob metadata)");
@@ -32,13 +34,15 @@ export function contentCommand(): Command {
           for (const record of records) process.stdout.write(`${record.digest}\n`);
           return;
         }
+        const now = Date.now();
+        const age = (createdAt: string | undefined) => (createdAt ? formatHumanDuration(now - Date.parse(createdAt)) : "-");
         printTable(
           [
-            ["DIGEST", "SIZE", "CREATED AT", "LABELS"],
-            ...records.map((r) => [r.digest, String(r.size ?? 0), r.createdAt ?? "", formatLabels(r.labels) || "-"]),
+            ["DIGEST", "SIZE", "AGE", "LABELS"],
+            ...records.map((r) => [r.digest, formatDecimalSize(r.size ?? 0), age(r.createdAt), formatLabels(r.labels) || "-"]),
           ],
-          1,
-          1,
+          // ctr pads this table with tabs, so the AGE cells ("2 minutes") can contain spaces.
+          { minWidth: 1, padding: 1, padChar: "\t", padLastCell: false },
         );
       });
     });
@@ -58,8 +62,10 @@ export function contentCommand(): Command {
     .argument("[labels...]", "key=value pairs")
     .action(async (digest: string, args: string[], _options: unknown, cmd: Command) => {
       const labels = parseLabelArgs(args);
+      const paths = Object.keys(labels).map((key) => `labels.${key}`);
       await withClient(cmd, async (client) => {
-        const updated = await client.content.update({ digest, labels }, Object.keys(labels).map((key) => `labels.${key}`));
+        // Without paths the service would replace every label, so no labels only prints the current ones.
+        const updated = paths.length === 0 ? await client.content.info(digest) : await client.content.update({ digest, labels }, paths);
         process.stdout.write(`${formatLabels(updated.labels)}\n`);
       });
     });
@@ -67,11 +73,19 @@ export function contentCommand(): Command {
   command
     .command("delete")
     .aliases(["rm", "del", "remove"])
-    .description("delete content records")
+    .description("delete content records and print their digests; a missing record is skipped")
     .argument("<digests...>")
     .action(async (digests: string[], _options: unknown, cmd: Command) => {
       await withClient(cmd, async (client) => {
-        await forEachItem(digests, (digest) => client.content.delete(digest));
+        await forEachItem(digests, async (digest) => {
+          try {
+            await client.content.delete(digest);
+          } catch (error) {
+            if (error instanceof NotFound) return;
+            throw error;
+          }
+          process.stdout.write(`${digest}\n`);
+        });
       });
     });
 

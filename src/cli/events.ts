@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { Msg } from "@nats-io/nats-core";
 import type { NotificationEnvelope } from "../events/notifier.js";
+import { InvalidArgument } from "../domain/errors.js";
 import { globals, parseCount, withClient } from "./common.js";
 
 interface EventsOptions {
@@ -27,8 +28,15 @@ function printNotification(data: Uint8Array, json: boolean, seq?: number): void 
   process.stdout.write(`${prefix}${envelope.timestamp} ${envelope.namespace} ${envelope.topic} ${JSON.stringify(envelope.event.value)}\n`);
 }
 
+function parseTime(text: string): Date {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) throw new InvalidArgument(`--from-time ${text}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z`);
+  return time;
+}
+
 export function eventsCommand(): Command {
   return new Command("events")
+    .alias("event")
     .description("print notifications (/containers/create, ...) until interrupted")
     .option("--topic <topic>", "only this topic, e.g. /containers/create")
     .option("-A, --all-namespaces", "events of every namespace, not only --namespace")
@@ -37,6 +45,7 @@ export function eventsCommand(): Command {
     .option("--json", "print each notification as its JSON envelope")
     .action(async (options: EventsOptions, cmd: Command) => {
       const { namespace } = globals(cmd);
+      const startTime = options.fromTime === undefined ? undefined : parseTime(options.fromTime);
       await withClient(cmd, async (client) => {
         const filter = client.layout.topicFilter(options.allNamespaces ? undefined : namespace, options.topic);
         const json = options.json ?? false;
@@ -61,7 +70,7 @@ export function eventsCommand(): Command {
           filter_subjects: filter,
           ...(options.fromSeq !== undefined
             ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: parseCount("--from-seq", options.fromSeq) }
-            : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(options.fromTime!).toISOString() }),
+            : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime!.toISOString() }),
         });
         const messages = await consumer.consume();
         void stop.then(() => messages.close());

@@ -33,10 +33,10 @@ export function gcCommand(): Command {
 
   command
     .command("explain")
-    .description("print the chain of references that keeps an object, or say that nothing does")
+    .description("print the chain of references that keeps an existing object, or say that nothing does")
     .argument("<kind>", "content, snapshot, lease, image or container")
     .argument("<key>", "digest, snapshot key, lease id, image name or container id")
-    .option("--snapshotter <name>", "snapshotter of a snapshot", "overlayfs")
+    .option("--snapshotter <name>", "snapshotter of a snapshot (env CONTAINERD_SNAPSHOTTER)", process.env.CONTAINERD_SNAPSHOTTER ?? "overlayfs")
     .action(async (kind: string, key: string, options: { snapshotter: string }, cmd: Command) => {
       if (!["content", "snapshot", "lease", "image", "container"].includes(kind)) {
         throw new InvalidArgument(`kind ${kind}: expected content, snapshot, lease, image or container`);
@@ -46,7 +46,7 @@ export function gcCommand(): Command {
         const explanation = await client.gc.explain(kind as GcNodeRecord["kind"], key, snapshotter);
         const name = `${describeNode(explanation.node)} in namespace ${global.namespace}`;
         if (!explanation.reachable) {
-          process.stdout.write(`${name} is unreferenced: the next collection removes it if it exists\n`);
+          process.stdout.write(`${name} is unreferenced: the next collection removes it\n`);
           return;
         }
         process.stdout.write(`${name} is kept by:\n`);

@@ -1,8 +1,20 @@
 /** `ctrmeta images|i`: create, ls, info, label, rm [--sync]. */
 import { Command } from "commander";
 import type { ImageRecord } from "../client/services.js";
-import { InvalidArgument } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseCount, parseLabelArgs, printJson, printTable, readJsonFile, withClient } from "./common.js";
+import { InvalidArgument, NotFound } from "../domain/errors.js";
+import {
+  forEachItem,
+  formatLabels,
+  parseCount,
+  parseLabelArgs,
+  printJson,
+  printTable,
+  printWarning,
+  readJsonFile,
+  withClient,
+  wrapError,
+} from "./common.js";
+import { formatBinarySize } from "./format.js";
 
 interface CreateOptions {
   file?: string;
@@ -29,7 +41,7 @@ function imageFromOptions(name: string | undefined, options: CreateOptions): Ima
 }
 
 export function imagesCommand(): Command {
-  const command = new Command("images").alias("i").description("manage image records");
+  const command = new Command("images").aliases(["i", "image"]).description("manage image records");
 
   command
     .command("create")
@@ -65,12 +77,10 @@ export function imagesCommand(): Command {
               image.name,
               image.target?.mediaType ?? "",
               image.target?.digest ?? "",
-              String(image.target?.size ?? 0),
+              formatBinarySize(image.target?.size ?? 0),
               formatLabels(image.labels) || "-",
             ]),
           ],
-          1,
-          1,
         );
       });
     });
@@ -93,21 +103,31 @@ export function imagesCommand(): Command {
       const labels = parseLabelArgs(args);
       const paths = options.replaceAll ? ["labels"] : Object.keys(labels).map((key) => `labels.${key}`);
       await withClient(cmd, async (client) => {
-        const updated = await client.images.update({ name, labels }, paths);
+        // Without paths the service would replace the whole image, so no labels only prints the current ones.
+        const updated = paths.length === 0 ? await client.images.get(name) : await client.images.update({ name, labels }, paths);
         process.stdout.write(`${formatLabels(updated.labels)}\n`);
       });
     });
 
   command
     .command("delete")
-    .aliases(["rm", "remove"])
-    .description("delete image records")
+    .aliases(["rm", "del", "remove"])
+    .description("delete image records and print their names; a missing image is a warning")
     .argument("<names...>")
-    .option("--sync", "wait for a garbage collection before returning")
+    .option("--sync", "wait for a garbage collection after the last deletion before returning")
     .action(async (names: string[], options: { sync?: boolean }, cmd: Command) => {
       await withClient(cmd, async (client) => {
-        await forEachItem(names, async (name) => {
-          await client.images.delete(name, options.sync ?? false);
+        await forEachItem(names, async (name, index) => {
+          try {
+            // As in ctr, one collection after the last deletion covers them all.
+            await client.images.delete(name, (options.sync ?? false) && index === names.length - 1);
+          } catch (error) {
+            if (error instanceof NotFound) {
+              printWarning(error.message);
+              return;
+            }
+            throw wrapError(error, `unable to delete ${name}`);
+          }
           process.stdout.write(`${name}\n`);
         });
       });

@@ -2,9 +2,13 @@
 import { Command } from "commander";
 import { InvalidArgument } from "../domain/errors.js";
 import { forEachItem, formatLabels, parseLabelArgs, printTable, withClient } from "./common.js";
+import { formatLocalRfc3339, formatUtcRfc3339 } from "./format.js";
 
-/** Parse a Go-style duration such as `1h`, `30m`, `1h30m`, `90s` into milliseconds. */
+const GC_EXPIRE_LABEL = "containerd.io/gc.expire";
+
+/** Parse a Go-style duration such as `1h`, `30m`, `1h30m`, `90s` or `0` into milliseconds. */
 export function parseDuration(text: string): number {
+  if (text === "0") return 0;
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
   let total = 0;
@@ -25,13 +29,11 @@ export function leasesCommand(): Command {
     .description("create a lease and print its id")
     .argument("[labels...]", "key=value pairs")
     .option("--id <id>", "lease id; generated when absent")
-    .option("--expires <duration>", "set containerd.io/gc.expire this far in the future, e.g. 24h")
-    .action(async (args: string[], options: { id?: string; expires?: string }, cmd: Command) => {
+    .option("-x, --expires <duration>", `set ${GC_EXPIRE_LABEL} this far in the future unless a label sets it, e.g. 1h30m; 0: never expires`, "24h")
+    .action(async (args: string[], options: { id?: string; expires: string }, cmd: Command) => {
       const labels = parseLabelArgs(args);
-      if (options.expires) {
-        const expiry = new Date(Date.now() + parseDuration(options.expires));
-        labels["containerd.io/gc.expire"] = `${expiry.toISOString().slice(0, 19)}Z`;
-      }
+      const expiresInMs = parseDuration(options.expires);
+      if (expiresInMs > 0 && !Object.hasOwn(labels, GC_EXPIRE_LABEL)) labels[GC_EXPIRE_LABEL] = formatUtcRfc3339(new Date(Date.now() + expiresInMs));
       await withClient(cmd, async (client) => {
         const lease = await client.leases.create(options.id ? { id: options.id, labels } : { labels });
         process.stdout.write(`${lease.id}\n`);
@@ -51,20 +53,22 @@ export function leasesCommand(): Command {
           for (const lease of leases) process.stdout.write(`${lease.id}\n`);
           return;
         }
-        printTable([["ID", "CREATED AT", "LABELS"], ...leases.map((l) => [l.id, l.createdAt ?? "", formatLabels(l.labels) || "-"])], 1, 1);
+        const created = (createdAt: string | undefined) => (createdAt ? formatLocalRfc3339(new Date(createdAt)) : "-");
+        printTable([["ID", "CREATED AT", "LABELS"], ...leases.map((l) => [l.id, created(l.createdAt), formatLabels(l.labels) || "-"])]);
       });
     });
 
   command
     .command("delete")
-    .aliases(["rm"])
-    .description("delete leases")
+    .aliases(["rm", "del", "remove"])
+    .description("delete leases and print their ids")
     .argument("<ids...>")
-    .option("--sync", "wait for a garbage collection before returning")
+    .option("--sync", "wait for a garbage collection after the last deletion before returning")
     .action(async (ids: string[], options: { sync?: boolean }, cmd: Command) => {
       await withClient(cmd, async (client) => {
-        await forEachItem(ids, async (id) => {
-          await client.leases.delete(id, options.sync ?? false);
+        await forEachItem(ids, async (id, index) => {
+          // As in ctr, one collection after the last deletion covers them all.
+          await client.leases.delete(id, (options.sync ?? false) && index === ids.length - 1);
           process.stdout.write(`${id}\n`);
         });
       });
@@ -77,7 +81,7 @@ export function leasesCommand(): Command {
     .action(async (id: string, _options: unknown, cmd: Command) => {
       await withClient(cmd, async (client) => {
         const resources = await client.leases.listResources(id);
-        printTable([["TYPE", "ID"], ...resources.map((r) => [r.type, r.id])], 1, 1);
+        printTable([["TYPE", "ID"], ...resources.map((r) => [r.type, r.id])]);
       });
     });
 

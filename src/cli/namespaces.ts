@@ -1,12 +1,14 @@
 /** `ctrmeta namespaces|ns`: create, ls, info, label, rm. */
 import { Command } from "commander";
-import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, withClient } from "./common.js";
+import { NotFound, quote } from "../domain/errors.js";
+import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, withClient, wrapError } from "./common.js";
 
 export function namespacesCommand(): Command {
-  const command = new Command("namespaces").alias("ns").description("manage namespaces");
+  const command = new Command("namespaces").aliases(["ns", "namespace"]).description("manage namespaces");
 
   command
     .command("create")
+    .alias("c")
     .description("create a namespace with optional labels")
     .argument("<name>")
     .argument("[labels...]", "key=value pairs")
@@ -28,7 +30,7 @@ export function namespacesCommand(): Command {
           for (const namespace of namespaces) process.stdout.write(`${namespace.name}\n`);
           return;
         }
-        printTable([["NAME", "LABELS"], ...namespaces.map((ns) => [ns.name, formatLabels(ns.labels)])], 1, 1);
+        printTable([["NAME", "LABELS"], ...namespaces.map((ns) => [ns.name, formatLabels(ns.labels)])]);
       });
     });
 
@@ -37,7 +39,12 @@ export function namespacesCommand(): Command {
     .description("print a namespace and its labels as JSON")
     .argument("<name>")
     .action(async (name: string, _options: unknown, cmd: Command) => {
-      await withClient(cmd, async (client) => printJson(await client.namespaces.get(name)));
+      await withClient(cmd, async (client) => {
+        // The service returns empty labels for a namespace that does not exist, as containerd does.
+        const names = (await client.namespaces.list()).map((namespace) => namespace.name);
+        if (!names.includes(name)) throw new NotFound(`namespace ${quote(name)}`);
+        printJson(await client.namespaces.get(name));
+      });
     });
 
   command
@@ -46,6 +53,8 @@ export function namespacesCommand(): Command {
     .argument("<name>")
     .argument("[labels...]", "key=value pairs")
     .action(async (name: string, args: string[], _options: unknown, cmd: Command) => {
+      // An update without paths would replace every label, so no labels means no request.
+      if (args.length === 0) return;
       const labels = parseLabelArgs(args);
       await withClient(cmd, async (client) => {
         const paths = Object.keys(labels).map((key) => `labels.${key}`);
@@ -56,12 +65,16 @@ export function namespacesCommand(): Command {
   command
     .command("remove")
     .aliases(["rm"])
-    .description("delete namespaces; a namespace must be empty")
+    .description("delete namespaces and print their names; a namespace must be empty, and a missing one counts as deleted")
     .argument("<names...>")
     .action(async (names: string[], _options: unknown, cmd: Command) => {
       await withClient(cmd, async (client) => {
         await forEachItem(names, async (name) => {
-          await client.namespaces.delete(name);
+          try {
+            await client.namespaces.delete(name);
+          } catch (error) {
+            if (!(error instanceof NotFound)) throw wrapError(error, `unable to delete ${name}`);
+          }
           process.stdout.write(`${name}\n`);
         });
       });
