@@ -8,7 +8,8 @@ import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
 import { Conflict, MetadataError, Unavailable, UnknownError } from "../domain/errors.js";
 import type { MetadataState } from "../domain/state.js";
 import type { Clock } from "../domain/time.js";
-import { ENVELOPE_VERSION, EVENT_VERSION, type Envelope } from "../events/codec.js";
+import { ENVELOPE_VERSION, type Envelope } from "../events/codec.js";
+import { EVENT_VERSIONS } from "../events/upcast.js";
 import { aggregateOf, resultOf } from "../events/types.js";
 import type { EventStore } from "../nats/event-store.js";
 import type { Layout } from "../nats/subjects.js";
@@ -85,6 +86,7 @@ export class CommandHandler {
     let decision: Decision<R> | undefined;
     let subject = "";
     let locked = "";
+    let caughtUp = false;
     let failure: unknown;
     let verdict: Verdict | undefined;
 
@@ -107,6 +109,13 @@ export class CommandHandler {
             }
             event = decision.event ? { type: "decided" } : { type: "noChange" };
           } catch (error) {
+            // A rejection may come from a view behind the log (another instance
+            // just wrote). Decide once more on a view that has caught up, so
+            // that an error never contradicts a write that came before it.
+            if (!caughtUp && error instanceof MetadataError && (await this.catchUpWithLog())) {
+              caughtUp = true;
+              continue;
+            }
             failure = error;
             event = { type: "invalid" };
           }
@@ -166,6 +175,14 @@ export class CommandHandler {
     return verdict ? { result: decision!.result, revision, verdict } : { result: decision!.result, revision };
   }
 
+  /** Wait until the view has applied the whole log as it is now; false when it had already. */
+  private async catchUpWithLog(): Promise<boolean> {
+    const last = await this.store.lastSeq().catch(() => 0);
+    if (last <= this.projection.seq) return false;
+    await this.projection.waitFor(last, this.applyTimeoutMs);
+    return true;
+  }
+
   /** Rebuild the outcome of an earlier attempt from its event in the log. */
   private async replay<R>(seq: number): Promise<CommandOutcome<R>> {
     await this.projection.waitFor(seq, this.applyTimeoutMs);
@@ -200,7 +217,7 @@ export class CommandHandler {
   private async append<R>(command: Command<R>, decision: Decision<R>, subject: string): Promise<number> {
     const envelope: Envelope = {
       v: ENVELOPE_VERSION,
-      ev: EVENT_VERSION,
+      ev: EVENT_VERSIONS[decision.event!.type],
       ns: command.namespace,
       time: this.clock.now(),
       req: command.requestId,

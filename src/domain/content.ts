@@ -108,7 +108,10 @@ export function decideUpdateContent(
 }
 
 export function decideDeleteContent(namespace: NamespaceState | undefined, digest: string, meta: CommandMeta): Decision<void> {
-  getContent(namespace, digest);
+  // Delete reports the digest's parse error itself, unlike Info and Update.
+  const problem = digestProblem(digest);
+  if (problem !== undefined) throw statusError("InvalidArgument", problem);
+  if (!namespace?.content.has(digest)) throw new NotFound(`content digest ${digest}`);
   const event: ContentEvent = meta.lease === undefined
     ? { type: "content.deleted", digest }
     : { type: "content.deleted", digest, lease: meta.lease };

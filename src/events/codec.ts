@@ -8,17 +8,16 @@
 import { Packr, Unpackr } from "msgpackr";
 import type { Timestamp } from "../domain/time.js";
 import type { MetadataEvent } from "./types.js";
+import { EVENT_VERSIONS, upcast } from "./upcast.js";
 
 /** Version of the envelope layout. */
 export const ENVELOPE_VERSION = 1;
 
-/** Current version of every event type's payload; bump one when its shape changes. */
-export const EVENT_VERSION = 1;
 
 export interface Envelope {
   /** Envelope layout version. */
   v: number;
-  /** Payload version of this event type. */
+  /** Payload version of this event type (see `upcast.ts`); absent in version 0. */
   ev: number;
   /** Namespace the event belongs to; for namespace events, the namespace itself. */
   ns: string;
@@ -65,5 +64,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
     throw new EnvelopeError("envelope has no event type");
   }
   if (typeof value.ns !== "string" || typeof value.time !== "string") throw new EnvelopeError("envelope lacks namespace or time");
-  return value as Envelope;
+  const version = typeof value.ev === "number" ? value.ev : 0;
+  const event = upcast(value.event as unknown as Record<string, unknown> & { type: string }, version) as unknown as MetadataEvent;
+  return { ...(value as Envelope), ev: EVENT_VERSIONS[event.type], event };
 }

@@ -93,9 +93,15 @@ export class Notifier {
         },
       });
     });
-    this.draining ??= this.drain().finally(() => {
+    this.kick();
+  }
+
+  /** Start draining unless a drain is running; a drain that ends with work left starts another. */
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queue.length > 0 && !this.stopped) this.draining = this.drain();
+      if (this.queue.length > 0 && !this.stopped) this.kick();
       else for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
   }
@@ -134,9 +140,19 @@ export class Notifier {
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop following the view, publish what is queued (for at most `graceMs`), then
+   * stop. Anything left is published by the next notifier, which resumes after the
+   * last notification in the stream.
+   */
+  async stop(graceMs = 5000): Promise<void> {
     this.unsubscribe?.();
-    await this.idle().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.idle(), grace]);
+    clearTimeout(timer);
     this.stopped = true;
   }
 }

@@ -9,6 +9,7 @@ import type { Verdict } from "../domain/decision.js";
 import { DeadlineExceeded, UnknownError, type MetadataError } from "../domain/errors.js";
 import { emptyState, type MetadataState } from "../domain/state.js";
 import { decodeEnvelope, type Envelope } from "../events/codec.js";
+import { FutureEventError } from "../events/upcast.js";
 import { evolve } from "./evolve.js";
 
 export interface AppliedEvent {
@@ -81,12 +82,21 @@ export class Projection {
    */
   apply(seq: number, subject: string, data: Uint8Array): AppliedEvent | undefined {
     if (seq <= this.seq) return undefined;
+    let envelope: Envelope | undefined;
+    let unreadable: Error | undefined;
+    try {
+      envelope = decodeEnvelope(data);
+    } catch (error) {
+      // Applying later events without this one would build a wrong view: stop here.
+      if (error instanceof FutureEventError) throw error;
+      unreadable = error as Error;
+    }
     this.seq = seq;
     this.subjectSeqs.set(subject, seq);
 
     let applied: AppliedEvent;
     try {
-      const envelope = decodeEnvelope(data);
+      if (!envelope) throw unreadable!;
       const verdict = evolve(this.state, envelope.ns, envelope.event, seq);
       this.lastEventTime = envelope.time;
       applied = { seq, subject, envelope, verdict };
@@ -157,6 +167,8 @@ export class Projection {
         if (index >= 0) this.waiters.splice(index, 1);
         reject(new DeadlineExceeded(`view did not reach revision ${seq} within ${timeoutMs} ms (it is at ${this.seq})`));
       }, timeoutMs);
+      // A wait nobody needs any more must not keep the process alive.
+      timer.unref();
       waiter.resolve = () => {
         clearTimeout(timer);
         resolve();

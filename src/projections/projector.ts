@@ -38,15 +38,23 @@ export class Projector {
     this.stopConsumer = async () => {
       await messages.close();
     };
+    let failed: (error: unknown) => void = () => undefined;
+    const failure = new Promise<never>((_resolve, reject) => {
+      failed = reject;
+    });
+    failure.catch(() => undefined);
     this.running = (async () => {
       for await (const message of messages) {
         this.projection.apply(message.seq, message.subject, message.data);
         if (this.stopRequested) break;
       }
     })().catch((error: unknown) => {
-      if (!this.stopRequested) this.log.error({ err: error }, "projection consumer stopped");
+      if (this.stopRequested) return;
+      this.log.error({ err: error, seq: this.projection.seq }, "projection consumer stopped");
+      failed(error);
     });
-    await this.projection.waitFor(target, catchUpTimeoutMs);
+    // A consumer that stops while catching up fails the start instead of hanging it.
+    await Promise.race([this.projection.waitFor(target, catchUpTimeoutMs), failure]);
   }
 
   async stop(): Promise<void> {

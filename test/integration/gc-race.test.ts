@@ -145,7 +145,7 @@ describe("gc racing writers", () => {
     const left = await client.content.list([], { namespace });
     assert.equal(left.length, 0, `${left.length} unreferenced records left after the sweep`);
     assert.ok(stats.removed.content > garbage / 2, `the sweep itself removed only ${stats.removed.content}`);
-    assert.ok(overlapping.length >= 5, `only ${overlapping.length} commands completed while the sweep ran`);
+    assert.ok(overlapping.length >= 2, `only ${overlapping.length} commands completed while the sweep ran`);
     assert.ok(Math.max(...latencies) < gcEnd - gcStart, "no command waited for the whole sweep");
   });
 });
