@@ -1,31 +1,27 @@
 /**
- * `ctrmeta events`: print notifications as they are published (core NATS), or
- * replay them from the topics stream from a sequence or a time and then follow.
+ * `ctrmeta events`: print notifications from the topics stream, from now or from
+ * a sequence or a time, until interrupted. Every line starts with the stream
+ * sequence, which `--from-seq` takes to resume.
  */
 import { Command } from "commander";
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import type { Msg } from "@nats-io/nats-core";
-import type { NotificationEnvelope } from "../events/notifier.js";
+import type { DeliveredEvent, SubscribeOptions } from "../client/events.js";
 import { InvalidArgument } from "../domain/errors.js";
 import { globals, parseCount, withClient } from "./common.js";
 
 interface EventsOptions {
-  topic?: string;
+  topic?: string[];
   allNamespaces?: boolean;
   fromSeq?: string;
   fromTime?: string;
   json?: boolean;
 }
 
-function printNotification(data: Uint8Array, json: boolean, seq?: number): void {
-  const text = new TextDecoder().decode(data);
+function printEvent(event: DeliveredEvent, json: boolean): void {
   if (json) {
-    process.stdout.write(seq === undefined ? `${text}\n` : `${JSON.stringify({ seq, ...(JSON.parse(text) as object) })}\n`);
+    process.stdout.write(`${JSON.stringify(event)}\n`);
     return;
   }
-  const envelope = JSON.parse(text) as NotificationEnvelope;
-  const prefix = seq === undefined ? "" : `${seq} `;
-  process.stdout.write(`${prefix}${envelope.timestamp} ${envelope.namespace} ${envelope.topic} ${JSON.stringify(envelope.event.value)}\n`);
+  process.stdout.write(`${event.seq} ${event.timestamp} ${event.namespace} ${event.topic} ${JSON.stringify(event.event.value)}\n`);
 }
 
 function parseTime(text: string): Date {
@@ -34,47 +30,42 @@ function parseTime(text: string): Date {
   return time;
 }
 
+/** A topic is `/` followed by `/`-separated components, like `/containers/create`. */
+function checkTopic(topic: string): string {
+  if (!/^(\/[A-Za-z0-9][A-Za-z0-9._-]*)+$/.test(topic)) {
+    throw new InvalidArgument(`--topic ${topic}: expected a topic such as /containers/create`);
+  }
+  return topic;
+}
+
 export function eventsCommand(): Command {
   return new Command("events")
     .alias("event")
-    .description("print notifications (/containers/create, ...) until interrupted")
-    .option("--topic <topic>", "only this topic, e.g. /containers/create")
+    .description("print notifications (/containers/create, ...) until interrupted; each line starts with its stream sequence")
+    .option("--topic <topic...>", "only these topics, e.g. /containers/create")
     .option("-A, --all-namespaces", "events of every namespace, not only --namespace")
-    .option("--from-seq <seq>", "replay from this sequence of the topics stream, then follow")
-    .option("--from-time <time>", "replay from this RFC 3339 time, then follow")
-    .option("--json", "print each notification as its JSON envelope")
+    .option("--from-seq <seq>", "start at this sequence of the topics stream instead of now")
+    .option("--from-time <time>", "start at this RFC 3339 time instead of now")
+    .option("--json", "print each notification as JSON with its sequence")
     .action(async (options: EventsOptions, cmd: Command) => {
       const { namespace } = globals(cmd);
-      const startTime = options.fromTime === undefined ? undefined : parseTime(options.fromTime);
+      const subscription: SubscribeOptions = {
+        from:
+          options.fromSeq !== undefined
+            ? { seq: parseCount("--from-seq", options.fromSeq) }
+            : options.fromTime !== undefined
+              ? { time: parseTime(options.fromTime) }
+              : "now",
+        topics: (options.topic ?? []).map(checkTopic),
+      };
+      if (!options.allNamespaces) subscription.namespace = namespace;
+
+      const interrupted = new AbortController();
+      process.once("SIGINT", () => interrupted.abort());
+      process.once("SIGTERM", () => interrupted.abort());
+      subscription.signal = interrupted.signal;
       await withClient(cmd, async (client) => {
-        const filter = client.layout.topicFilter(options.allNamespaces ? undefined : namespace, options.topic);
-        const json = options.json ?? false;
-        const stop = new Promise<void>((resolve) => {
-          process.once("SIGINT", resolve);
-          process.once("SIGTERM", resolve);
-        });
-
-        if (options.fromSeq === undefined && options.fromTime === undefined) {
-          const subscription = client.nc.subscribe(filter, {
-            callback: (error: Error | null, msg: Msg) => {
-              if (!error) printNotification(msg.data, json);
-            },
-          });
-          await stop;
-          subscription.unsubscribe();
-          return;
-        }
-
-        const js = jetstream(client.nc);
-        const consumer = await js.consumers.get(client.layout.topicStream, {
-          filter_subjects: filter,
-          ...(options.fromSeq !== undefined
-            ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: parseCount("--from-seq", options.fromSeq) }
-            : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startTime!.toISOString() }),
-        });
-        const messages = await consumer.consume();
-        void stop.then(() => messages.close());
-        for await (const message of messages) printNotification(message.data, json, message.seq);
+        for await (const event of client.events.subscribe(subscription)) printEvent(event, options.json ?? false);
       });
     });
 }

@@ -17,7 +17,7 @@ function summary(stats: CollectionStats): string {
 }
 
 export function gcCommand(): Command {
-  const command = new Command("gc").description("garbage collection");
+  const command = new Command("gc").description("garbage collection; `ctrmeta gc` alone runs a collection (gc run)");
 
   command
     .command("run", { isDefault: true })

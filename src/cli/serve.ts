@@ -34,7 +34,10 @@ function parseFraction(name: string, value: string): number {
 /** The scheduler settings given on the command line; containerd's defaults fill the rest. */
 function gcConfig(options: ServeOptions): Partial<SchedulerConfig> {
   const config: Partial<SchedulerConfig> = {};
-  if (options.gcPauseThreshold !== undefined) config.pauseThreshold = parseFraction("--gc-pause-threshold", options.gcPauseThreshold);
+  if (options.gcPauseThreshold !== undefined) {
+    config.pauseThreshold = parseFraction("--gc-pause-threshold", options.gcPauseThreshold);
+    if (config.pauseThreshold > 0.5) throw new InvalidArgument(`--gc-pause-threshold ${options.gcPauseThreshold}: expected a fraction from 0 to 0.5`);
+  }
   if (options.gcDeletionThreshold !== undefined) config.deletionThreshold = parseCount("--gc-deletion-threshold", options.gcDeletionThreshold);
   if (options.gcMutationThreshold !== undefined) config.mutationThreshold = parseCount("--gc-mutation-threshold", options.gcMutationThreshold);
   if (options.gcScheduleDelay !== undefined) config.scheduleDelayMs = parseCount("--gc-schedule-delay", options.gcScheduleDelay);
@@ -57,7 +60,10 @@ export function serveCommand(): Command {
     .option("--gc-schedule-delay <ms>", "delay before a collection scheduled now, in ms (default 0)")
     .option("--gc-startup-delay <ms>", "first collection after start, in ms; 0: none (default 100)")
     .action(async (options: ServeOptions, cmd: Command) => {
+      const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+      if (!levels.includes(options.logLevel)) throw new InvalidArgument(`--log-level ${options.logLevel}: expected one of ${levels.join(", ")}`);
       const log = pino({ name: "ctrmeta", level: options.logLevel });
+      const gc = options.gc ? gcConfig(options) : false;
       let embedded: EmbeddedServer | undefined;
       // Only an explicit --server makes serve use an existing NATS; CTRMETA_SERVER
       // is where clients connect, and must not stop serve from starting its own.
@@ -76,7 +82,7 @@ export function serveCommand(): Command {
           logger: log,
           ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
           ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
-          gc: options.gc ? gcConfig(options) : false,
+          gc,
         });
       } catch (error) {
         await embedded?.stop();

@@ -34,6 +34,8 @@ export interface SubscribeOptions {
   topics?: string[];
   /** Name of a durable subscription kept by the server; without one, the subscription ends with the iterator. */
   durable?: string;
+  /** Ends the iteration when aborted, even while waiting for the next notification. */
+  signal?: AbortSignal;
 }
 
 /** One notification with its place in the topics stream. */
@@ -78,6 +80,9 @@ export class EventsClient {
       messages = await (await js.consumers.get(layout.topicStream, { filter_subjects: filter, ...start })).consume();
     }
 
+    const close = () => void messages.close();
+    options.signal?.addEventListener("abort", close, { once: true });
+    if (options.signal?.aborted) close();
     let pending: { ack(): void } | undefined;
     try {
       for await (const message of messages) {
@@ -90,6 +95,7 @@ export class EventsClient {
     } finally {
       // The last event is not acknowledged: the loop stopped while handling it, or
       // after it without asking for more; either way it comes again on resume.
+      options.signal?.removeEventListener("abort", close);
       await messages.close();
     }
   }

@@ -551,7 +551,7 @@ describe("ctrmeta CLI groups", () => {
     assert.equal(result.code, 0);
     assert.equal(result.stderr, "");
     for (const line of lines(result.stdout)) {
-      assert.match(line, /^\d{4}-\d\d-\d\dT\S+Z ev-live \/images\/create \{"name":"live:[^"]+","labels":\{\}\}$/);
+      assert.match(line, /^\d+ \d{4}-\d\d-\d\dT\S+Z ev-live \/images\/create \{"name":"live:[^"]+","labels":\{\}\}$/);
     }
   });
 
