@@ -15,6 +15,10 @@ import type { ObjectStore } from "@nats-io/obj";
 import type { Service } from "@nats-io/services";
 import { pino, type Logger } from "pino";
 import { historyMethods } from "./api/history.js";
+import { RequestMetrics } from "./api/metrics.js";
+import { statusMethods } from "./api/status.js";
+import { startMetricsServer, type MetricsServer } from "./metrics-http.js";
+import { Status } from "./status.js";
 import { ALL_METHODS, startApiService } from "./api/service.js";
 import { CommandHandler } from "./commands/handler.js";
 import { SystemClock, type Clock } from "./domain/time.js";
@@ -64,6 +68,10 @@ export interface InstanceOptions {
   snapshotEvery?: number;
   /** Start from the latest view snapshot when there is one. Default true. */
   useSnapshot?: boolean;
+  /** Serve Prometheus text at http://<metricsAddress>:<metricsPort>/metrics; none when undefined. */
+  metricsPort?: number;
+  /** Address of the metrics endpoint; 127.0.0.1 by default. */
+  metricsAddress?: string;
 }
 
 /** Load the latest view snapshot into an empty view, if there is a usable one. */
@@ -129,6 +137,9 @@ export class Instance {
     readonly gc: GcCoordinator,
     private readonly notifyNc: NatsConnection | undefined,
     readonly snapshots: SnapshotWriter,
+    private readonly status: Status,
+    /** The Prometheus endpoint, when one was asked for. */
+    readonly metricsServer: MetricsServer | undefined,
   ) {}
 
   static async start(options: InstanceOptions): Promise<Instance> {
@@ -176,10 +187,17 @@ export class Instance {
       snapshotWriter.start();
 
       const asOf = new AsOfViews(js, jsm, layout, snapshots);
-      const methods = { ...ALL_METHODS, ...historyMethods(js, layout) };
-      const api = await startApiService(nc, layout, { commands, projection, snapshotters, clock, gc, asOf }, log, { version: packageVersion() }, methods);
+      const metrics = new RequestMetrics();
+      const info = { name: options.name ?? candidate, version: packageVersion(), startedAt: new Date().toISOString(), isLeader: () => gc.isLeader };
+      const status = new Status({ nc, jsm, layout, projection, notifier, metrics, gc, info });
+      status.start();
+      const metricsServer = options.metricsPort === undefined ? undefined : await startMetricsServer(status, options.metricsPort, options.metricsAddress ?? "127.0.0.1");
+
+      const methods = { ...ALL_METHODS, ...historyMethods(js, layout), ...statusMethods };
+      const deps = { commands, projection, snapshotters, clock, gc, asOf, metrics, status };
+      const api = await startApiService(nc, layout, deps, log, { version: info.version }, methods);
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter);
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter, status, metricsServer);
     } catch (error) {
       await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
@@ -200,6 +218,8 @@ export class Instance {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<unknown>]> = [
         ["api", () => this.api.stop()],
+        ["status", async () => this.status.stop()],
+        ["metrics", async () => this.metricsServer?.close()],
         ["gc", () => this.gc.stop()],
         ["snapshots", () => this.snapshots.stop()],
         ["notifier", async () => this.notifier?.stop()],

@@ -7,6 +7,7 @@ import type { Clock } from "../domain/time.js";
 import { FailedPrecondition, MetadataError } from "../domain/errors.js";
 import { validateIdentifier } from "../domain/identifiers.js";
 import type { AsOfViews } from "../projections/as-of.js";
+import type { RequestMetrics } from "./metrics.js";
 import type { Projection } from "../projections/projection.js";
 import type { Body } from "./wire.js";
 
@@ -28,6 +29,18 @@ export interface ServiceDeps {
   gc?: GcAccess;
   /** Views of the past, for reads with `Ctrmeta-At`. */
   asOf?: AsOfViews;
+  /** Request counters of this instance. */
+  metrics?: RequestMetrics;
+  /** This instance's and the cluster's status, for the status service. */
+  status?: StatusSource;
+}
+
+/** Where the status service gets its data. */
+export interface StatusSource {
+  /** This instance alone. */
+  instance(): Promise<Body>;
+  /** The log, the consumers, every instance that answers, and the collector. */
+  cluster(): Promise<Body>;
 }
 
 /** Requests to the elected garbage collector, wherever it runs. */

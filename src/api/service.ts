@@ -134,6 +134,8 @@ export async function handleRequest(
   maxPayload = DEFAULT_MAX_PAYLOAD,
 ): Promise<void> {
   const codec = codecFor(msg.headers);
+  const started = performance.now();
+  let outcome = "ok";
   let context: RequestContext | undefined;
   try {
     const method = methods[serviceName]?.[methodName];
@@ -159,7 +161,10 @@ export async function handleRequest(
     if (!(caught instanceof MetadataError)) {
       log.error({ err: caught, method: `${serviceName}.${methodName}`, requestId: context?.requestId }, "request failed unexpectedly");
     }
+    outcome = error.kind;
     replyError(msg, codec, error, log);
+  } finally {
+    deps.metrics?.record(`${serviceName}.${methodName}`, outcome, (performance.now() - started) / 1000);
   }
 }
 

@@ -14,6 +14,7 @@ import { leasesCommand } from "./leases.js";
 import { namespacesCommand } from "./namespaces.js";
 import { serveCommand } from "./serve.js";
 import { snapshotsCommand } from "./snapshots.js";
+import { statusCommand } from "./status.js";
 
 export function buildProgram(): Command {
   const program = new Command("ctrmeta")
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   program.addCommand(leasesCommand());
   program.addCommand(eventsCommand());
   program.addCommand(gcCommand());
+  program.addCommand(statusCommand());
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

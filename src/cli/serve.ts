@@ -12,6 +12,8 @@ import { DEFAULT_SNAPSHOTTERS, Instance } from "../service.js";
 import { globals, parseCount } from "./common.js";
 
 interface ServeOptions {
+  metricsPort?: string;
+  metricsAddress: string;
   gc: boolean;
   gcPauseThreshold?: string;
   gcDeletionThreshold?: string;
@@ -53,6 +55,8 @@ export function serveCommand(): Command {
     .option("--snapshotter <name...>", `accepted snapshotter names (default: ${DEFAULT_SNAPSHOTTERS.join(" ")})`)
     .option("--replicas <n>", "stream replicas: 1 on one server, 3 on a cluster")
     .option("--log-level <level>", "pino log level", "info")
+    .option("--metrics-port <port>", "serve Prometheus metrics over HTTP at /metrics on this port")
+    .option("--metrics-address <address>", "address of the metrics endpoint", "127.0.0.1")
     .option("--no-gc", "never run garbage collection here; requests go to the instance that does")
     .option("--gc-pause-threshold <fraction>", "target fraction of time spent collecting, 0 to 0.5 (default 0.02)")
     .option("--gc-deletion-threshold <n>", "deletions that force a collection; 0: never by count (default 0)")
@@ -83,6 +87,7 @@ export function serveCommand(): Command {
           ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
           ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
           gc,
+          ...(options.metricsPort ? { metricsPort: parseCount("--metrics-port", options.metricsPort), metricsAddress: options.metricsAddress } : {}),
         });
       } catch (error) {
         await embedded?.stop();

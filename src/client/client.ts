@@ -36,6 +36,7 @@ import {
   LeasesClient,
   NamespacesClient,
   SnapshotsClient,
+  StatusClient,
 } from "./services.js";
 
 export type Body = Record<string, unknown>;
@@ -83,6 +84,7 @@ export class Client {
   readonly gc = new GcClient(this);
   readonly events = new EventsClient(this);
   readonly history = new HistoryClient(this);
+  readonly status = new StatusClient(this);
 
   private constructor(
     readonly nc: NatsConnection,

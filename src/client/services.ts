@@ -344,3 +344,19 @@ export class HistoryClient extends ServiceClient {
     return (await this.call("get", body, callOptions)).body.history as HistoryEntry[];
   }
 }
+
+export class StatusClient extends ServiceClient {
+  constructor(client: Client) {
+    super(client, "status");
+  }
+
+  /** The log and topics streams, their consumers, every instance's view and lag, and the collector. */
+  async get(options?: CallOptions): Promise<Record<string, unknown>> {
+    return (await this.call("get", {}, { ...options, namespace: "" })).body.status as Record<string, unknown>;
+  }
+
+  /** The status of whichever instance answers. */
+  async instance(options?: CallOptions): Promise<Record<string, unknown>> {
+    return (await this.call("instance", {}, { ...options, namespace: "" })).body.instance as Record<string, unknown>;
+  }
+}

@@ -21,6 +21,7 @@
  *     target namespace), so NATS permissions can confine a user to a namespace.
  *
  *   P.internal.gc.<method>   answered by the elected garbage collector only
+ *   P.internal.status        answered by every instance
  *   durable consumer P-gc on P_LOG, KV bucket P-election (see streams/)
  *
  * One subject per aggregate gives per-object optimistic concurrency with
@@ -164,6 +165,11 @@ export class Layout {
   /** Subject the elected garbage collector answers for one of its methods. */
   internalGcSubject(method: "collect" | "status"): string {
     return `${this.prefix}.internal.gc.${method}`;
+  }
+
+  /** Subject every instance answers with its own status. */
+  get internalStatusSubject(): string {
+    return `${this.prefix}.internal.status`;
   }
 
   /** The namespace token of an API subject, or undefined when the subject is not one. */
