@@ -12,14 +12,13 @@ import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { ObjectStore } from "@nats-io/obj";
-import type { Service } from "@nats-io/services";
 import { pino, type Logger } from "pino";
 import { historyMethods } from "./api/history.js";
 import { RequestMetrics } from "./api/metrics.js";
 import { statusMethods } from "./api/status.js";
 import { startMetricsServer, type MetricsServer } from "./metrics-http.js";
 import { Status } from "./status.js";
-import { ALL_METHODS, startApiService } from "./api/service.js";
+import { ALL_METHODS, startApiService, type ApiService } from "./api/service.js";
 import { CommandHandler } from "./commands/handler.js";
 import { SystemClock, type Clock } from "./domain/time.js";
 import { Notifier } from "./events/notifier.js";
@@ -133,7 +132,7 @@ export class Instance {
     readonly log: Logger,
     private readonly projector: Projector,
     private readonly notifier: Notifier | undefined,
-    private readonly api: Service,
+    private readonly api: ApiService,
     readonly gc: GcCoordinator,
     private readonly notifyNc: NatsConnection | undefined,
     readonly snapshots: SnapshotWriter,

@@ -94,8 +94,9 @@ export async function startApiService(
   log: ApiLog,
   options: ApiServiceOptions,
   methods: MethodTable = ALL_METHODS,
-): Promise<Service> {
+): Promise<ApiService> {
   const maxPayload = nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  const inFlight = new InFlight();
   const service = await new Svcm(nc).add({
     name: layout.serviceName,
     version: options.version,
@@ -112,14 +113,57 @@ export async function startApiService(
             log.error({ err: error, endpoint: `${serviceName}.${methodName}` }, "endpoint subscription failed");
             return;
           }
-          void handleRequest(layout, deps, log, methods, serviceName, methodName, msg, maxPayload);
+          inFlight.add(handleRequest(layout, deps, log, methods, serviceName, methodName, msg, maxPayload));
         },
       });
     }
   }
   // Make sure the server has every subscription before callers are told we serve.
   await nc.flush();
-  return service;
+  return {
+    service,
+    async stop(graceMs = 30_000) {
+      // Stop taking requests (already delivered ones still reach their handler),
+      // then let the requests in flight finish and reply.
+      await service.stop();
+      await inFlight.idle(graceMs);
+    },
+    get inFlight() {
+      return inFlight.size;
+    },
+  };
+}
+
+/** The running API, stopped gracefully. */
+export interface ApiService {
+  service: Service;
+  /** Stop taking requests and wait (at most `graceMs`) for those in flight to be answered. */
+  stop(graceMs?: number): Promise<void>;
+  /** Requests being handled now. */
+  readonly inFlight: number;
+}
+
+/** Requests being handled, so that shutdown can wait for their replies. */
+class InFlight {
+  private readonly running = new Set<Promise<void>>();
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  add(request: Promise<void>): void {
+    this.running.add(request);
+    void request.finally(() => this.running.delete(request));
+  }
+
+  async idle(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    clearTimeout(timer);
+  }
 }
 
 /** Handle one request; never rejects, always replies once. */
