@@ -1,7 +1,8 @@
 /** Helpers shared by the CLI commands: connection, argument parsing and output. */
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { Client } from "../client/client.js";
+import { Client, type CallOptions } from "../client/client.js";
 import { InvalidArgument, MetadataError } from "../domain/errors.js";
 
 /** Where clients connect without --server or CTRMETA_SERVER. */
@@ -99,27 +100,41 @@ export const CTR_TABLE: TableLayout = { minWidth: 1, padding: 1, padChar: " ", p
 
 const TAB_WIDTH = 8;
 
-/**
- * Print rows aligned like Go's tabwriter: each padded cell is as wide as the widest
- * cell of its column plus `padding`, and at least `minWidth`.
- */
-export function printTable(rows: string[][], layout: TableLayout = CTR_TABLE): void {
+/** Compute the width of each column: the widest cell plus `padding`, and at least `minWidth`. */
+export function columnWidths(rows: readonly string[][], layout: TableLayout): number[] {
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, column) => {
       widths[column] = Math.max(widths[column] ?? 0, [...cell].length + layout.padding, layout.minWidth);
     });
   }
+  return widths;
+}
+
+/**
+ * Format rows with the given column widths. A cell wider than its column still
+ * gets `padding` after it, so that cells never run into each other.
+ */
+export function formatTableRows(rows: readonly string[][], widths: readonly number[], layout: TableLayout): string {
   const pad = (cell: string, column: number): string => {
     const textWidth = [...cell].length;
-    if (layout.padChar === " ") return cell + " ".repeat(widths[column]! - textWidth);
-    const cellWidth = Math.ceil(widths[column]! / TAB_WIDTH) * TAB_WIDTH;
+    const width = Math.max(widths[column] ?? 0, textWidth + layout.padding, layout.minWidth);
+    if (layout.padChar === " ") return cell + " ".repeat(width - textWidth);
+    const cellWidth = Math.ceil(width / TAB_WIDTH) * TAB_WIDTH;
     return cell + "\t".repeat(Math.ceil((cellWidth - textWidth) / TAB_WIDTH));
   };
   const lines = rows.map((row) =>
     row.map((cell, column) => (column < row.length - 1 || layout.padLastCell ? pad(cell, column) : cell)).join(""),
   );
-  process.stdout.write(lines.map((line) => `${line}\n`).join(""));
+  return lines.map((line) => `${line}\n`).join("");
+}
+
+/**
+ * Print rows aligned like Go's tabwriter: each padded cell is as wide as the widest
+ * cell of its column plus `padding`, and at least `minWidth`.
+ */
+export function printTable(rows: string[][], layout: TableLayout = CTR_TABLE): void {
+  process.stdout.write(formatTableRows(rows, columnWidths(rows, layout), layout));
 }
 
 /** Parse a positive integer option, naming the option in the error. */
@@ -155,4 +170,27 @@ export function wrapError(error: unknown, context: string): Error {
 /** Print a problem that does not fail the command, as ctr logs a warning. */
 export function printWarning(message: string): void {
   process.stderr.write(`ctrmeta: warning: ${message}\n`);
+}
+
+/** The --at option of read commands. */
+export const AT_FLAGS = "--at <seq|time>";
+export const AT_HELP = "read the state after this log sequence, or at this RFC 3339 time, instead of now";
+
+/**
+ * Build the call options of a read with `--at`. Digits are sent as a log sequence and
+ * any other text as a time, which the service parses and rejects if invalid.
+ */
+export function readOptions(options: { at?: string }): CallOptions {
+  if (options.at === undefined) return {};
+  const at = options.at.trim();
+  if (at === "") throw new InvalidArgument("--at: expected a log sequence or an RFC 3339 time, got an empty value");
+  if (!/^\d+$/.test(at)) return { at };
+  const seq = Number(at);
+  if (!Number.isSafeInteger(seq)) throw new InvalidArgument(`--at ${at}: the log sequence is too large`);
+  return { at: seq };
+}
+
+/** Write to stdout and wait while its buffer is full, so a long listing streams instead of piling up in memory. */
+export async function writeOut(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, "drain");
 }

@@ -1,8 +1,10 @@
-/** `ctrmeta containers|c`: create, ls, info, label, update, rm. */
+/** `ctrmeta containers|c`: create, ls, info, label, update, rm, history. */
 import { Command } from "commander";
 import type { ContainerRecord } from "../client/services.js";
 import { InvalidArgument } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, readJsonFile, withClient } from "./common.js";
+import { AT_FLAGS, AT_HELP, forEachItem, formatLabels, parseLabelArgs, printJson, readJsonFile, readOptions, withClient } from "./common.js";
+import { historyCommand } from "./history.js";
+import { listPrinter } from "./list-printer.js";
 
 function readContainer(path: string): ContainerRecord {
   const value = readJsonFile(path) as { container?: ContainerRecord } & ContainerRecord;
@@ -30,27 +32,21 @@ export function containersCommand(): Command {
   command
     .command("list")
     .alias("ls")
-    .description("list containers, optionally filtered (containerd filter syntax; several filters are ORed)")
+    .description("list containers, optionally filtered (containerd filter syntax; several filters are ORed); rows print as they arrive")
     .argument("[filters...]", "filters such as labels.app==web")
     .option("-q, --quiet", "print only the container ids")
     .option("--format <format>", "table or json", "table")
-    .action(async (filters: string[], options: { quiet?: boolean; format: string }, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (filters: string[], options: { quiet?: boolean; format: string; at?: string }, cmd: Command) => {
       if (options.format !== "table" && options.format !== "json") {
         throw new InvalidArgument(`--format ${options.format}: expected table or json`);
       }
+      const callOptions = readOptions(options);
+      const format = options.quiet ? "quiet" : options.format;
       await withClient(cmd, async (client) => {
-        const containers = await client.containers.list(filters);
-        if (options.quiet) {
-          for (const container of containers) process.stdout.write(`${container.id}\n`);
-        } else if (options.format === "json") {
-          printJson(containers);
-        } else {
-          // ctr's containers ls pads wider than its other lists: minwidth 4 and padding 4.
-          printTable(
-            [["CONTAINER", "IMAGE", "RUNTIME"], ...containers.map((c) => [c.id, c.image || "-", c.runtime?.name ?? ""])],
-            { minWidth: 4, padding: 4, padChar: " ", padLastCell: true },
-          );
-        }
+        const printer = listPrinter(format);
+        for await (const chunk of client.containers.listChunks(filters, callOptions)) await printer.chunk(chunk);
+        await printer.end();
       });
     });
 
@@ -58,8 +54,10 @@ export function containersCommand(): Command {
     .command("info")
     .description("print a container as JSON")
     .argument("<id>")
-    .action(async (id: string, _options: unknown, cmd: Command) => {
-      await withClient(cmd, async (client) => printJson(await client.containers.get(id)));
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (id: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
+      await withClient(cmd, async (client) => printJson(await client.containers.get(id, callOptions)));
     });
 
   command
@@ -98,6 +96,8 @@ export function containersCommand(): Command {
         await forEachItem(ids, (id) => client.containers.delete(id));
       });
     });
+
+  command.addCommand(historyCommand({ kind: "container", keyName: "id" }));
 
   return command;
 }

@@ -1,8 +1,9 @@
-/** `ctrmeta content`: commit, ls, info, label, rm on content records. */
+/** `ctrmeta content`: commit, ls, info, label, rm and history of content records. */
 import { Command } from "commander";
 import { NotFound } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseCount, parseLabelArgs, printJson, printTable, withClient } from "./common.js";
+import { AT_FLAGS, AT_HELP, forEachItem, formatLabels, parseCount, parseLabelArgs, printJson, printTable, readOptions, withClient } from "./common.js";
 import { formatDecimalSize, formatHumanDuration } from "./format.js";
+import { historyCommand } from "./history.js";
 
 export function contentCommand(): Command {
   const command = new Command("content").description("manage content records (blob metadata)");
@@ -27,9 +28,11 @@ export function contentCommand(): Command {
     .description("list content records, optionally filtered")
     .argument("[filters...]", "filters such as labels.containerd.io/gc.root")
     .option("-q, --quiet", "print only the digests")
-    .action(async (filters: string[], options: { quiet?: boolean }, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (filters: string[], options: { quiet?: boolean; at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const records = await client.content.list(filters);
+        const records = await client.content.list(filters, callOptions);
         if (options.quiet) {
           for (const record of records) process.stdout.write(`${record.digest}\n`);
           return;
@@ -51,8 +54,10 @@ export function contentCommand(): Command {
     .command("info")
     .description("print a content record as JSON")
     .argument("<digest>")
-    .action(async (digest: string, _options: unknown, cmd: Command) => {
-      await withClient(cmd, async (client) => printJson(await client.content.info(digest)));
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (digest: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
+      await withClient(cmd, async (client) => printJson(await client.content.info(digest, callOptions)));
     });
 
   command
@@ -88,6 +93,8 @@ export function contentCommand(): Command {
         });
       });
     });
+
+  command.addCommand(historyCommand({ kind: "content", keyName: "digest" }));
 
   return command;
 }

@@ -1,8 +1,10 @@
-/** `ctrmeta images|i`: create, ls, info, label, rm [--sync]. */
+/** `ctrmeta images|i`: create, ls, info, label, rm [--sync], history. */
 import { Command } from "commander";
 import type { ImageRecord } from "../client/services.js";
 import { InvalidArgument, NotFound } from "../domain/errors.js";
 import {
+  AT_FLAGS,
+  AT_HELP,
   forEachItem,
   formatLabels,
   parseCount,
@@ -11,10 +13,12 @@ import {
   printTable,
   printWarning,
   readJsonFile,
+  readOptions,
   withClient,
   wrapError,
 } from "./common.js";
 import { formatBinarySize } from "./format.js";
+import { historyCommand } from "./history.js";
 
 interface CreateOptions {
   file?: string;
@@ -63,9 +67,11 @@ export function imagesCommand(): Command {
     .description("list images, optionally filtered")
     .argument("[filters...]", "filters such as name~=nginx")
     .option("-q, --quiet", "print only the image names")
-    .action(async (filters: string[], options: { quiet?: boolean }, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (filters: string[], options: { quiet?: boolean; at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const images = await client.images.list(filters);
+        const images = await client.images.list(filters, callOptions);
         if (options.quiet) {
           for (const image of images) process.stdout.write(`${image.name}\n`);
           return;
@@ -89,8 +95,10 @@ export function imagesCommand(): Command {
     .command("info")
     .description("print an image record as JSON")
     .argument("<name>")
-    .action(async (name: string, _options: unknown, cmd: Command) => {
-      await withClient(cmd, async (client) => printJson(await client.images.get(name)));
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (name: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
+      await withClient(cmd, async (client) => printJson(await client.images.get(name, callOptions)));
     });
 
   command
@@ -132,6 +140,8 @@ export function imagesCommand(): Command {
         });
       });
     });
+
+  command.addCommand(historyCommand({ kind: "image", keyName: "name" }));
 
   return command;
 }

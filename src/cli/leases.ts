@@ -1,8 +1,9 @@
-/** `ctrmeta leases`: create, ls, rm [--sync], resources and resource changes. */
+/** `ctrmeta leases`: create, ls, rm [--sync], resources, resource changes and history. */
 import { Command } from "commander";
 import { InvalidArgument } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseLabelArgs, printTable, withClient } from "./common.js";
+import { AT_FLAGS, AT_HELP, forEachItem, formatLabels, parseLabelArgs, printTable, readOptions, withClient } from "./common.js";
 import { formatLocalRfc3339, formatUtcRfc3339 } from "./format.js";
+import { historyCommand } from "./history.js";
 
 const GC_EXPIRE_LABEL = "containerd.io/gc.expire";
 
@@ -46,9 +47,11 @@ export function leasesCommand(): Command {
     .description("list leases, optionally filtered")
     .argument("[filters...]", "filters such as labels.purpose==ci")
     .option("-q, --quiet", "print only the ids")
-    .action(async (filters: string[], options: { quiet?: boolean }, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (filters: string[], options: { quiet?: boolean; at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const leases = await client.leases.list(filters);
+        const leases = await client.leases.list(filters, callOptions);
         if (options.quiet) {
           for (const lease of leases) process.stdout.write(`${lease.id}\n`);
           return;
@@ -78,9 +81,11 @@ export function leasesCommand(): Command {
     .command("resources")
     .description("list the resources of a lease")
     .argument("<id>")
-    .action(async (id: string, _options: unknown, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (id: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const resources = await client.leases.listResources(id);
+        const resources = await client.leases.listResources(id, callOptions);
         printTable([["TYPE", "ID"], ...resources.map((r) => [r.type, r.id])]);
       });
     });
@@ -104,6 +109,8 @@ export function leasesCommand(): Command {
     .action(async (id: string, type: string, resource: string, _options: unknown, cmd: Command) => {
       await withClient(cmd, (client) => client.leases.deleteResource(id, { id: resource, type }));
     });
+
+  command.addCommand(historyCommand({ kind: "lease", keyName: "id" }));
 
   return command;
 }

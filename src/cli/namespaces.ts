@@ -1,7 +1,8 @@
-/** `ctrmeta namespaces|ns`: create, ls, info, label, rm. */
+/** `ctrmeta namespaces|ns`: create, ls, info, label, rm, history. */
 import { Command } from "commander";
 import { NotFound, quote } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, withClient, wrapError } from "./common.js";
+import { AT_FLAGS, AT_HELP, forEachItem, formatLabels, parseLabelArgs, printJson, printTable, readOptions, withClient, wrapError } from "./common.js";
+import { historyCommand } from "./history.js";
 
 export function namespacesCommand(): Command {
   const command = new Command("namespaces").aliases(["ns", "namespace"]).description("manage namespaces");
@@ -23,9 +24,11 @@ export function namespacesCommand(): Command {
     .alias("ls")
     .description("list namespaces and their labels")
     .option("-q, --quiet", "print only the names")
-    .action(async (options: { quiet?: boolean }, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (options: { quiet?: boolean; at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const namespaces = await client.namespaces.list();
+        const namespaces = await client.namespaces.list(callOptions);
         if (options.quiet) {
           for (const namespace of namespaces) process.stdout.write(`${namespace.name}\n`);
           return;
@@ -38,12 +41,14 @@ export function namespacesCommand(): Command {
     .command("info")
     .description("print a namespace and its labels as JSON")
     .argument("<name>")
-    .action(async (name: string, _options: unknown, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (name: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
         // The service returns empty labels for a namespace that does not exist, as containerd does.
-        const names = (await client.namespaces.list()).map((namespace) => namespace.name);
+        const names = (await client.namespaces.list(callOptions)).map((namespace) => namespace.name);
         if (!names.includes(name)) throw new NotFound(`namespace ${quote(name)}`);
-        printJson(await client.namespaces.get(name));
+        printJson(await client.namespaces.get(name, callOptions));
       });
     });
 
@@ -79,6 +84,8 @@ export function namespacesCommand(): Command {
         });
       });
     });
+
+  command.addCommand(historyCommand({ kind: "namespace", keyName: "name" }));
 
   return command;
 }

@@ -12,6 +12,7 @@ import { gcCommand } from "./gc.js";
 import { imagesCommand } from "./images.js";
 import { leasesCommand } from "./leases.js";
 import { namespacesCommand } from "./namespaces.js";
+import { projectionsCommand } from "./projections.js";
 import { serveCommand } from "./serve.js";
 import { snapshotsCommand } from "./snapshots.js";
 import { statusCommand } from "./status.js";
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   program.addCommand(leasesCommand());
   program.addCommand(eventsCommand());
   program.addCommand(gcCommand());
+  program.addCommand(projectionsCommand());
   program.addCommand(statusCommand());
   for (const command of program.commands) {
     command.exitOverride();

@@ -1,9 +1,10 @@
-/** `ctrmeta snapshots --snapshotter NAME`: prepare, view, commit, ls, info, label, rm. */
+/** `ctrmeta snapshots --snapshotter NAME`: prepare, view, commit, ls, info, label, rm, history. */
 import { Command } from "commander";
 import type { SnapshotRecord } from "../client/services.js";
 import { quote } from "../domain/errors.js";
-import { forEachItem, formatLabels, parseLabelArgs, printJson, printTable, withClient, wrapError } from "./common.js";
+import { AT_FLAGS, AT_HELP, forEachItem, formatLabels, parseLabelArgs, printJson, printTable, readOptions, withClient, wrapError } from "./common.js";
 import { formatUtcRfc3339 } from "./format.js";
+import { historyCommand } from "./history.js";
 
 const GC_ROOT_LABEL = "containerd.io/gc.root";
 
@@ -89,9 +90,11 @@ export function snapshotsCommand(): Command {
     .alias("ls")
     .description("list snapshot records of the snapshotter, optionally filtered")
     .argument("[filters...]", "filters such as kind==committed")
-    .action(async (filters: string[], _options: unknown, cmd: Command) => {
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (filters: string[], options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
       await withClient(cmd, async (client) => {
-        const records = await client.snapshots.list(snapshotter(cmd), filters);
+        const records = await client.snapshots.list(snapshotter(cmd), filters, callOptions);
         printTable([["KEY", "PARENT", "KIND"], ...records.map((r) => [r.name, r.parent ?? "", formatKind(r.kind)])]);
       });
     });
@@ -100,8 +103,10 @@ export function snapshotsCommand(): Command {
     .command("info")
     .description("print a snapshot record as JSON")
     .argument("<key>")
-    .action(async (key: string, _options: unknown, cmd: Command) => {
-      await withClient(cmd, async (client) => printJson(await client.snapshots.stat(snapshotter(cmd), key)));
+    .option(AT_FLAGS, AT_HELP)
+    .action(async (key: string, options: { at?: string }, cmd: Command) => {
+      const callOptions = readOptions(options);
+      await withClient(cmd, async (client) => printJson(await client.snapshots.stat(snapshotter(cmd), key, callOptions)));
     });
 
   command
@@ -138,6 +143,8 @@ export function snapshotsCommand(): Command {
         });
       });
     });
+
+  command.addCommand(historyCommand({ kind: "snapshot", keyName: "key", snapshotter }));
 
   return command;
 }
