@@ -4,7 +4,7 @@
  * for content, snapshots and leases, the collections that removed it).
  */
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
-import { InvalidArgument } from "../domain/errors.js";
+import { InvalidArgument, quote } from "../domain/errors.js";
 import { decodeEnvelope, type Envelope } from "../events/codec.js";
 import type { MetadataEvent } from "../events/types.js";
 import type { Aggregate } from "../events/types.js";
@@ -86,17 +86,20 @@ function recordAfter(event: MetadataEvent, previous: Body | null): Body | null {
 async function readSubject(js: JetStreamClient, layout: Layout, subject: string): Promise<Array<{ seq: number; envelope: Envelope }>> {
   const consumer = await js.consumers.get(layout.logStream, { filter_subjects: subject, deliver_policy: DeliverPolicy.All });
   const out: Array<{ seq: number; envelope: Envelope }> = [];
-  for (;;) {
-    let pending = 0;
+  let pending = (await consumer.info()).num_pending;
+  while (pending > 0) {
+    const batch = await consumer.fetch({ max_messages: Math.min(pending, 500), expires: 5000 });
     let received = 0;
-    const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
     for await (const message of batch) {
       received++;
-      pending = message.info.pending;
       out.push({ seq: message.seq, envelope: decodeEnvelope(message.data) });
+      pending = message.info.pending;
+      // Stop at the last message instead of waiting for the batch to expire.
+      if (pending === 0) break;
     }
-    if (received === 0 || pending === 0) return out;
+    if (received === 0) break;
   }
+  return out;
 }
 
 export function historyMethods(js: JetStreamClient, layout: Layout): MethodTable {
@@ -109,6 +112,11 @@ export function historyMethods(js: JetStreamClient, layout: Layout): MethodTable
         const snapshotter = readString(body, "snapshotter");
         const aggregate: Aggregate = { kind: kind as Aggregate["kind"], key: kind === "namespace" ? "" : key };
         if (kind === "snapshot") aggregate.snapshotter = snapshotter ?? "";
+        // Like the namespaces service, the history of a namespace is read in that
+        // namespace, so a NATS permission on one namespace's subjects cannot read another's.
+        if (kind === "namespace" && key !== "" && context.namespace !== "" && key !== context.namespace) {
+          throw new InvalidArgument(`namespace ${quote(key)} does not match the request's namespace ${quote(context.namespace)}`);
+        }
         const namespace = kind === "namespace" ? key || context.namespace : context.namespace;
 
         const messages = await readSubject(js, layout, layout.aggregateSubject(namespace, aggregate));
