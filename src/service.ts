@@ -24,6 +24,7 @@ import { SystemClock, type Clock } from "./domain/time.js";
 import { Notifier } from "./events/notifier.js";
 import { GcCoordinator } from "./gc/coordinator.js";
 import type { SchedulerConfig } from "./gc/scheduler.js";
+import { natsAuthConnectOptions, type NatsAuthOptions } from "./nats/auth.js";
 import { EventStore } from "./nats/event-store.js";
 import {
   applyBucket,
@@ -44,7 +45,8 @@ import { Projector } from "./projections/projector.js";
 
 export const DEFAULT_SNAPSHOTTERS = ["overlayfs", "native"];
 
-export interface InstanceOptions {
+/** `user`, `pass`, `authenticator` and `inboxPrefix` apply to both of the instance's NATS connections. */
+export interface InstanceOptions extends NatsAuthOptions {
   /** NATS server URL(s), comma-separated. */
   servers: string;
   prefix?: string;
@@ -102,8 +104,8 @@ export function packageVersion(): string {
  * every request and publish in advance, which costs more CPU than the rest of a
  * command's client-side work.
  */
-async function connectJetStream(servers: string, log: Logger): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
-  const nc = await connect({ servers: servers.split(","), name: "ctrmeta", maxReconnectAttempts: -1, noAsyncTraces: true });
+async function connectJetStream(servers: string, auth: NatsAuthOptions, log: Logger): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  const nc = await connect({ servers: servers.split(","), name: "ctrmeta", maxReconnectAttempts: -1, noAsyncTraces: true, ...natsAuthConnectOptions(auth) });
   for (let attempt = 1; ; attempt++) {
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
@@ -144,7 +146,7 @@ export class Instance {
   static async start(options: InstanceOptions): Promise<Instance> {
     const log = options.logger ?? pino({ name: options.name ?? "ctrmeta" });
     const layout = new Layout(options.prefix);
-    const { nc, jsm } = await connectJetStream(options.servers, log);
+    const { nc, jsm } = await connectJetStream(options.servers, options, log);
     let notifyNc: NatsConnection | undefined;
     try {
       await applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas });
@@ -164,7 +166,13 @@ export class Instance {
       // publishes one per removal) must not queue in front of command replies.
       let notifier: Notifier | undefined;
       if (options.notify !== false) {
-        notifyNc = await connect({ servers: options.servers.split(","), name: "ctrmeta-notifier", maxReconnectAttempts: -1, noAsyncTraces: true });
+        notifyNc = await connect({
+          servers: options.servers.split(","),
+          name: "ctrmeta-notifier",
+          maxReconnectAttempts: -1,
+          noAsyncTraces: true,
+          ...natsAuthConnectOptions(options),
+        });
         notifier = new Notifier(jetstream(notifyNc), jsm, layout, log);
         await notifier.start(projection);
       }

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { pino } from "pino";
 import { InvalidArgument } from "../domain/errors.js";
 import type { SchedulerConfig } from "../gc/scheduler.js";
+import { natsAuthFromEnv } from "../nats/auth.js";
 import { startNatsServer, type EmbeddedServer } from "../nats/server.js";
 import { DEFAULT_SNAPSHOTTERS, Instance } from "../service.js";
 import { globals, parseCount } from "./common.js";
@@ -63,6 +64,10 @@ export function serveCommand(): Command {
     .option("--gc-mutation-threshold <n>", "mutations after which the next tick collects; 0: never (default 100)")
     .option("--gc-schedule-delay <ms>", "delay before a collection scheduled now, in ms (default 0)")
     .option("--gc-startup-delay <ms>", "first collection after start, in ms; 0: none (default 100)")
+    .addHelpText(
+      "after",
+      "\nWith --server, the service authenticates as CTRMETA_NATS_USER with the password CTRMETA_NATS_PASSWORD when they are set.",
+    )
     .action(async (options: ServeOptions, cmd: Command) => {
       const levels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
       if (!levels.includes(options.logLevel)) throw new InvalidArgument(`--log-level ${options.logLevel}: expected one of ${levels.join(", ")}`);
@@ -83,6 +88,7 @@ export function serveCommand(): Command {
       try {
         instance = await Instance.start({
           servers,
+          ...(embedded ? {} : natsAuthFromEnv()),
           logger: log,
           ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
           ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),

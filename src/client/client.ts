@@ -10,8 +10,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
-import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders, PermissionViolationError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { DeadlineExceeded, errorFromReply, kindFromGrpcCode, MetadataError, Unavailable } from "../domain/errors.js";
+import { natsAuthConnectOptions, natsAuthFromEnv, type NatsAuthOptions } from "../nats/auth.js";
 import { Layout } from "../nats/subjects.js";
 import {
   AT_HEADER,
@@ -41,7 +42,11 @@ import {
 
 export type Body = Record<string, unknown>;
 
-export interface ClientOptions {
+/**
+ * Connection settings of a client. `user`, `pass` and `inboxPrefix` default to
+ * CTRMETA_NATS_USER, CTRMETA_NATS_PASSWORD and CTRMETA_NATS_INBOX_PREFIX.
+ */
+export interface ClientOptions extends NatsAuthOptions {
   servers?: string;
   prefix?: string;
   /** Default namespace of requests; `CONTAINERD_NAMESPACE` or `default` otherwise. */
@@ -96,9 +101,10 @@ export class Client {
 
   static async connect(options: ClientOptions = {}): Promise<Client> {
     // noAsyncTraces: nats.js would otherwise build an Error with a stack for every request in advance.
+    const auth = { ...natsAuthConnectOptions(natsAuthFromEnv()), ...natsAuthConnectOptions(options) };
     const nc =
       options.connection ??
-      (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client", noAsyncTraces: true }));
+      (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client", noAsyncTraces: true, ...auth }));
     const namespace = options.namespace ?? process.env.CONTAINERD_NAMESPACE ?? "default";
     return new Client(nc, new Layout(options.prefix), namespace, options.timeoutMs ?? 30_000, options.connection === undefined);
   }
@@ -114,7 +120,7 @@ export class Client {
         timeout: options.timeoutMs ?? this.timeoutMs,
       });
     } catch (error) {
-      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+      throw requestError(service, method, error);
     }
     return decodeReply(reply);
   }
@@ -149,7 +155,7 @@ export class Client {
         headers,
       });
     } catch (error) {
-      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+      throw requestError(service, method, error);
     }
     let ended = false;
     try {
@@ -163,7 +169,7 @@ export class Client {
       }
     } catch (error) {
       if (error instanceof MetadataError) throw error;
-      throw new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
+      throw requestError(service, method, error);
     }
     if (!ended) throw new DeadlineExceeded(`${service}.${method}: the list did not end within ${timeoutMs} ms`);
   }
@@ -178,6 +184,19 @@ export class Client {
   async close(): Promise<void> {
     if (this.ownsConnection) await this.nc.close();
   }
+}
+
+/**
+ * Classify a request that got no reply: PermissionDenied when NATS rejected the
+ * request subject or the reply inbox for this user, Unavailable otherwise.
+ */
+function requestError(service: string, method: string, error: unknown): MetadataError {
+  // nats.js rejects a request() with a RequestError caused by the violation, and a requestMany() with the violation itself.
+  const violation = error instanceof PermissionViolationError ? error : (error as Error).cause;
+  if (violation instanceof PermissionViolationError) {
+    return new MetadataError("PermissionDenied", `${service}.${method} request rejected by NATS: ${violation.message}`, { cause: error });
+  }
+  return new Unavailable(`${service}.${method} request failed: ${(error as Error).message}`, { cause: error });
 }
 
 /** Turn a reply into a result, or throw the MetadataError it carries. */
