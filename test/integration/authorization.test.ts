@@ -200,6 +200,13 @@ describe("per-namespace authorization", () => {
     assert.doesNotMatch(new TextDecoder().decode(reply.data), /"level"/, "the reply carries no data of team-b");
   });
 
+  it("rejects another namespace's history", async () => {
+    await assert.rejects(
+      tenantA.call("history", "get", { kind: "namespace", key: "team-b" }, { namespace: "team-a" }),
+      (error: MetadataError) => error.kind === "InvalidArgument",
+    );
+  });
+
   it("denies cluster-wide requests", async () => {
     const none = { namespace: "" };
     const own = { namespace: "team-a" };
