@@ -42,6 +42,8 @@ import { SnapshotWriter } from "./projections/snapshot-writer.js";
 import { Layout } from "./nats/subjects.js";
 import { Projection } from "./projections/projection.js";
 import { Projector } from "./projections/projector.js";
+import { startGrpcEndpoint } from "./grpc/endpoint.js";
+import type { GrpcServer } from "./grpc/server.js";
 
 export const DEFAULT_SNAPSHOTTERS = ["overlayfs", "native"];
 
@@ -73,6 +75,8 @@ export interface InstanceOptions extends NatsAuthOptions {
   metricsPort?: number;
   /** Address of the metrics endpoint; 127.0.0.1 by default. */
   metricsAddress?: string;
+  /** Also serve containerd's gRPC API on this unix socket (`PATH` or `unix://PATH`). */
+  grpcAddress?: string;
 }
 
 /** Load the latest view snapshot into an empty view, if there is a usable one. */
@@ -141,6 +145,8 @@ export class Instance {
     private readonly status: Status,
     /** The Prometheus endpoint, when one was asked for. */
     readonly metricsServer: MetricsServer | undefined,
+    /** containerd's gRPC API, when a socket was given. */
+    readonly grpc: GrpcServer | undefined,
   ) {}
 
   static async start(options: InstanceOptions): Promise<Instance> {
@@ -203,8 +209,17 @@ export class Instance {
       const methods = { ...ALL_METHODS, ...historyMethods(js, layout), ...statusMethods };
       const deps = { commands, projection, snapshotters, clock, gc, asOf, metrics, status };
       const api = await startApiService(nc, layout, deps, log, { version: info.version }, methods);
+      let grpc: GrpcServer | undefined;
+      try {
+        if (options.grpcAddress !== undefined) {
+          grpc = await startGrpcEndpoint({ address: options.grpcAddress, methods: ALL_METHODS, deps, nc, jsm, layout, version: info.version, log });
+        }
+      } catch (error) {
+        await api.stop();
+        throw error;
+      }
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter, status, metricsServer);
+      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter, status, metricsServer, grpc);
     } catch (error) {
       await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
@@ -224,6 +239,7 @@ export class Instance {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<unknown>]> = [
+        ["grpc", async () => this.grpc?.stop()],
         ["api", () => this.api.stop()],
         ["status", async () => this.status.stop()],
         ["metrics", async () => this.metricsServer?.close()],

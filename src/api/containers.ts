@@ -1,7 +1,7 @@
 /** The containers service: Create, Get, List, Update, Delete. */
 import { containerFields, decideCreateContainer, decideDeleteContainer, decideUpdateContainer, getContainer } from "../domain/container.js";
 import { sortBytes } from "../domain/order.js";
-import { parseFilters } from "../filters/filters.js";
+import { parseStoreFilters } from "../filters/filters.js";
 import { requireNamespace, type MethodTable } from "./context.js";
 import { encodeContainer, readContainerInput, readObject, readString, readStringList, readUpdateMask } from "./wire.js";
 
@@ -27,7 +27,7 @@ export const containerMethods: MethodTable = {
 
     list(context, body, { projection }) {
       const namespace = requireNamespace(context);
-      const filter = parseFilters(readStringList(body, "filters"));
+      const filter = parseStoreFilters(readStringList(body, "filters"));
       const records = projection.state.namespaces.get(namespace)?.containers;
       const containers = [];
       for (const id of sortBytes([...(records?.keys() ?? [])])) {

@@ -1,7 +1,7 @@
 /** The images service: Create, Get, List, Update, Delete (with `sync`). */
 import { decideCreateImage, decideDeleteImage, decideUpdateImage, getImage, imageFields } from "../domain/image.js";
 import { sortBytes } from "../domain/order.js";
-import { parseFilters } from "../filters/filters.js";
+import { parseStoreFilters } from "../filters/filters.js";
 import { requireNamespace, type MethodTable } from "./context.js";
 import { encodeImage, readBoolean, readImageInput, readObject, readString, readStringList, readTimestamp, readUpdateMask } from "./wire.js";
 
@@ -27,7 +27,7 @@ export const imageMethods: MethodTable = {
 
     list(context, body, { projection }) {
       const namespace = requireNamespace(context);
-      const filter = parseFilters(readStringList(body, "filters"));
+      const filter = parseStoreFilters(readStringList(body, "filters"));
       const records = projection.state.namespaces.get(namespace)?.images;
       const images = [];
       for (const name of sortBytes([...(records?.keys() ?? [])])) {

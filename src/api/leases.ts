@@ -9,7 +9,7 @@ import {
   listLeaseResources,
 } from "../domain/lease.js";
 import { sortBytes } from "../domain/order.js";
-import { parseFilters } from "../filters/filters.js";
+import { parseStoreFilters } from "../filters/filters.js";
 import { requireNamespace, type MethodTable } from "./context.js";
 import { encodeLease, readBoolean, readLeaseResource, readString, readStringList, readStringMap } from "./wire.js";
 
@@ -49,7 +49,7 @@ export const leaseMethods: MethodTable = {
 
     list(context, body, { projection }) {
       const namespace = requireNamespace(context);
-      const filter = parseFilters(readStringList(body, "filters"));
+      const filter = parseStoreFilters(readStringList(body, "filters"));
       const records = projection.state.namespaces.get(namespace)?.leases;
       const leases = [];
       for (const id of sortBytes([...(records?.keys() ?? [])])) {

@@ -26,6 +26,7 @@ interface ServeOptions {
   snapshotter?: string[];
   replicas?: string;
   logLevel: string;
+  grpcAddress?: string;
 }
 
 function parseFraction(name: string, value: string): number {
@@ -58,6 +59,7 @@ export function serveCommand(): Command {
     .option("--log-level <level>", "pino log level", "info")
     .option("--metrics-port <port>", "serve Prometheus metrics over HTTP at /metrics on this port")
     .option("--metrics-address <address>", "address of the metrics endpoint", "127.0.0.1")
+    .option("--grpc-address <path>", "also serve containerd's gRPC API on this unix socket (PATH or unix://PATH), mode 0600")
     .option("--no-gc", "never run garbage collection here; requests go to the instance that does")
     .option("--gc-pause-threshold <fraction>", "target fraction of time spent collecting, 0 to 0.5 (default 0.02)")
     .option("--gc-deletion-threshold <n>", "deletions that force a collection; 0: never by count (default 0)")
@@ -93,6 +95,7 @@ export function serveCommand(): Command {
           ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
           ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
           gc,
+          ...(options.grpcAddress ? { grpcAddress: options.grpcAddress } : {}),
           ...(options.metricsPort ? { metricsPort: parseCount("--metrics-port", options.metricsPort), metricsAddress: options.metricsAddress } : {}),
         });
       } catch (error) {

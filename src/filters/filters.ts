@@ -40,6 +40,21 @@ export function parseFilters(filters: readonly string[]): Filter {
 }
 
 /**
+ * Parse the filters of a List of containers, images or leases. containerd's
+ * metadata store wraps the parse error in ErrInvalidArgument once more
+ * (metadata/containers.go, images.go and leases.go in v1.6.20 and v1.7.9), so the
+ * message ends with `invalid argument: invalid argument`.
+ */
+export function parseStoreFilters(filters: readonly string[]): Filter {
+  try {
+    return parseFilters(filters);
+  } catch (error) {
+    if (error instanceof InvalidArgument) throw new InvalidArgument(error.message);
+    throw error;
+  }
+}
+
+/**
  * Parse one filter string (ANDed selectors). The empty string matches everything.
  * Throws InvalidArgument with the same message as parseFilters.
  */

@@ -60,7 +60,7 @@ function linkMissingEvents(events: EventResult[], calls: CallResult[]): void {
 }
 
 /** The earliest event time of the recording, else the MANIFEST's capture time. */
-function recordingStart(dir: string, events: TraceEvent[] | undefined): bigint | undefined {
+export function recordingStart(dir: string, events: TraceEvent[] | undefined): bigint | undefined {
   const times = (events ?? []).map((event) => parseRfc3339(String(event.timestamp ?? ""))).filter((time) => time !== undefined);
   if (times.length > 0) return times.reduce((min, time) => (time < min ? time : min));
   const manifestPath = join(dir, "MANIFEST.json");
