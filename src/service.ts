@@ -145,9 +145,10 @@ export class Instance {
     private readonly status: Status,
     /** The Prometheus endpoint, when one was asked for. */
     readonly metricsServer: MetricsServer | undefined,
-    /** containerd's gRPC API, when a socket was given. */
-    readonly grpc: GrpcServer | undefined,
   ) {}
+
+  /** containerd's gRPC API, when a socket was given. */
+  grpc: GrpcServer | undefined;
 
   static async start(options: InstanceOptions): Promise<Instance> {
     const log = options.logger ?? pino({ name: options.name ?? "ctrmeta" });
@@ -209,17 +210,18 @@ export class Instance {
       const methods = { ...ALL_METHODS, ...historyMethods(js, layout), ...statusMethods };
       const deps = { commands, projection, snapshotters, clock, gc, asOf, metrics, status };
       const api = await startApiService(nc, layout, deps, log, { version: info.version }, methods);
-      let grpc: GrpcServer | undefined;
-      try {
-        if (options.grpcAddress !== undefined) {
-          grpc = await startGrpcEndpoint({ address: options.grpcAddress, methods: ALL_METHODS, deps, nc, jsm, layout, version: info.version, log });
+      const instance = new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter, status, metricsServer);
+      if (options.grpcAddress !== undefined) {
+        try {
+          instance.grpc = await startGrpcEndpoint({ address: options.grpcAddress, methods: ALL_METHODS, deps, nc, jsm, layout, version: info.version, log });
+        } catch (error) {
+          // Stop the collector, timers and consumers too, so that a failed start lets the process exit.
+          await instance.close();
+          throw error;
         }
-      } catch (error) {
-        await api.stop();
-        throw error;
       }
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
-      return new Instance(nc, js, jsm, layout, projection, commands, log, projector, notifier, api, gc, notifyNc, snapshotWriter, status, metricsServer, grpc);
+      return instance;
     } catch (error) {
       await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);

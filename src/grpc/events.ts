@@ -124,6 +124,7 @@ export function subscribeMethod(nc: NatsConnection, layout: Layout, root: protob
             continue;
           }
           const { envelope, adaptor } = envelopeOf(root, notification);
+          // NOTE: replies to a client that reads slower than events arrive are buffered without a bound.
           if (filter.match(adaptor)) send(envelope);
         }
       } finally {

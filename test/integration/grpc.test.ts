@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { Body } from "../../src/api/wire.js";
 import { ContainerdClient } from "../../src/grpc/client.js";
 import { GrpcServer, socketPath } from "../../src/grpc/server.js";
-import { container, quietLogger, startStack, type Stack } from "../helpers/nats.js";
+import { container, quietLogger, startInstance, startStack, type Stack } from "../helpers/nats.js";
 
 const NS = "grpc-test";
 
@@ -59,6 +59,10 @@ describe("gRPC endpoint", () => {
       (caught: unknown) => caught as Error,
     );
     assert.match(error?.message ?? "", /exists and is not a socket/);
+  });
+
+  it("fails an instance start on a bad socket path", async () => {
+    await assert.rejects(startInstance(stack.nats.url, { grpcAddress: join(dir, "not-a-socket") }), /exists and is not a socket/);
   });
 
   it("refuses a socket another server listens on", async () => {
