@@ -79,6 +79,27 @@ export interface InstanceOptions extends NatsAuthOptions {
   grpcAddress?: string;
 }
 
+/** Errors a JetStream cluster gives while it is still electing leaders or placing replicas. */
+const TRANSIENT = /timeout|no suitable peers|insufficient resources|not (enabled|available)|no responders|leader|temporarily/i;
+
+/**
+ * Run a start-up step, retrying for up to a minute while the cluster settles: a
+ * fresh or restarted cluster answers JetStream requests with timeouts and "no
+ * suitable peers" for a few seconds after its servers report ready.
+ */
+async function whileStarting<T>(log: Logger, step: string, action: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await action();
+    } catch (error) {
+      if (!TRANSIENT.test((error as Error).message) || Date.now() > deadline) throw error;
+      log.warn({ err: error, step, attempt }, "jetstream not ready, retrying");
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * attempt)));
+    }
+  }
+}
+
 /** Load the latest view snapshot into an empty view, if there is a usable one. */
 async function restoreFromSnapshot(store: ObjectStore, projection: Projection, lastSeq: number, log: Logger): Promise<void> {
   const started = performance.now();
@@ -156,17 +177,19 @@ export class Instance {
     const { nc, jsm } = await connectJetStream(options.servers, options, log);
     let notifyNc: NatsConnection | undefined;
     try {
-      await applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas });
+      await whileStarting(log, "creating streams", () => applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas }));
       const js = jetstream(nc);
       const projection = new Projection();
-      const snapshots = await applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout), options.replicas);
+      const snapshots = await whileStarting(log, "creating the snapshot store", () =>
+        applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout), options.replicas),
+      );
       if (options.useSnapshot !== false) {
-        const lastSeq = (await jsm.streams.info(layout.logStream)).state.last_seq;
+        const lastSeq = await whileStarting(log, "reading the log's position", async () => (await jsm.streams.info(layout.logStream)).state.last_seq);
         await restoreFromSnapshot(snapshots, projection, lastSeq, log);
       }
       const projector = new Projector(js, jsm, layout, projection, log);
       const started = Date.now();
-      await projector.start();
+      await whileStarting(log, "starting the view", () => projector.start());
       log.info({ seq: projection.seq, ms: Date.now() - started }, "view rebuilt from the log");
 
       // Notifications get their own connection: a burst of them (a large sweep
@@ -181,7 +204,8 @@ export class Instance {
           ...natsAuthConnectOptions(options),
         });
         notifier = new Notifier(jetstream(notifyNc), jsm, layout, log);
-        await notifier.start(projection);
+        const starting = notifier;
+        await whileStarting(log, "starting notifications", () => starting.start(projection));
       }
 
       const store = new EventStore(js, jsm, layout);
@@ -191,8 +215,10 @@ export class Instance {
 
       // Every instance forwards collection requests to the elected collector; an
       // instance started with `gc: false` never campaigns to be it.
-      await applyConsumer(jsm, loadDefinition<ConsumerDefinition>("gc-consumer.json", layout));
-      const kv = await applyBucket(nc, jsm, loadDefinition<BucketDefinition>("election.json", layout), options.replicas);
+      await whileStarting(log, "creating the gc consumer", () => applyConsumer(jsm, loadDefinition<ConsumerDefinition>("gc-consumer.json", layout)));
+      const kv = await whileStarting(log, "creating the election bucket", () =>
+        applyBucket(nc, jsm, loadDefinition<BucketDefinition>("election.json", layout), options.replicas),
+      );
       const candidate = `${options.name ?? "ctrmeta"}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       const gc = new GcCoordinator({ nc, js, kv, layout, projection, commands, clock, log, config: options.gc || {}, candidate });
       if (options.gc !== false) gc.start();

@@ -49,6 +49,7 @@ export class Status implements StatusSource {
   start(): void {
     this.subscription = this.deps.nc.subscribe(this.deps.layout.internalStatusSubject, {
       callback: (_error, msg) => {
+        if (!this.deps.layout.isSafeReply(msg.reply)) return;
         void this.instance().then((body) => msg.respond(new TextEncoder().encode(JSON.stringify(body))));
       },
     });

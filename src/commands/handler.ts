@@ -177,7 +177,11 @@ export class CommandHandler {
 
   /** Wait until the view has applied the whole log as it is now; false when it had already. */
   private async catchUpWithLog(): Promise<boolean> {
-    const last = await this.store.lastSeq().catch(() => 0);
+    // Without the log's position the rejection might come from a stale view:
+    // report the failure to check rather than a possibly wrong answer.
+    const last = await this.store.lastSeq().catch((error: unknown) => {
+      throw new Unavailable(`cannot check that the view is current: ${(error as Error).message}`, { cause: error });
+    });
     if (last <= this.projection.seq) return false;
     await this.projection.waitFor(last, this.applyTimeoutMs);
     return true;

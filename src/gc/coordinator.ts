@@ -89,6 +89,7 @@ export class GcCoordinator implements GcAccess {
   }
 
   private async answer(msg: Msg, action: () => Promise<Body>): Promise<void> {
+    if (!this.deps.layout.isSafeReply(msg.reply)) return;
     let reply: Body;
     try {
       reply = await action();

@@ -14,6 +14,9 @@ import type { Projection } from "../projections/projection.js";
 import { collectGarbage, type CollectionStats } from "./collector.js";
 import { gcScheduler, type SchedulerConfig, type SchedulerEvent } from "./scheduler.js";
 
+/** How often the durable consumer's progress is checked, in ms. */
+const WATCHDOG_MS = 5000;
+
 /** Longest time a counted mutation waits before the scheduler sees it, in ms. */
 const BATCH_MS = 20;
 
@@ -78,6 +81,8 @@ export class GcRunner {
   /** Highest log sequence fed to the scheduler; a collection marks at least this far. */
   private fedSeq = 0;
   private batch = { count: 0, deletions: 0 };
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastDelivered = -1;
   private batchTimer: NodeJS.Timeout | undefined;
   private lastStats: CollectionStats | undefined;
   private lastError: string | undefined;
@@ -88,18 +93,48 @@ export class GcRunner {
   }
 
   async start(): Promise<void> {
-    const consumer = await this.deps.js.consumers.get(this.deps.logStream, this.deps.consumerName);
-    this.messages = await consumer.consume({ max_messages: 1000 });
-    this.consuming = (async () => {
-      for await (const message of this.messages!) {
-        const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
-        if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
-        message.ack();
-      }
-    })().catch((error: unknown) => {
-      if (!this.stopped) this.deps.log.error({ err: error }, "gc consumer stopped");
-    });
+    this.consuming = this.consume();
+    this.watchdog = setInterval(() => void this.checkProgress(), WATCHDOG_MS);
+    this.watchdog.unref();
     this.arm();
+  }
+
+  /** Replace a consumer that has messages waiting but delivers none (seen after a cluster restart). */
+  private async checkProgress(): Promise<void> {
+    try {
+      const info = await (await this.deps.js.consumers.get(this.deps.logStream, this.deps.consumerName)).info();
+      const delivered = info.delivered.stream_seq;
+      if (info.num_pending > 0 && delivered === this.lastDelivered) {
+        this.deps.log.error({ delivered, pending: info.num_pending }, "gc consumer stalled, starting a new one");
+        await this.messages?.close().catch(() => undefined);
+      }
+      this.lastDelivered = delivered;
+    } catch {
+      // The log cannot be reached; the consumer cannot either.
+    }
+  }
+
+  /** Count the log's mutations; a consumer that fails or ends is replaced after a pause. */
+  private async consume(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const consumer = await this.deps.js.consumers.get(this.deps.logStream, this.deps.consumerName);
+        this.messages = await consumer.consume({ max_messages: 1000 });
+        for await (const message of this.messages) {
+          const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
+          if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
+          message.ack();
+          failures = 0;
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        failures++;
+        this.deps.log.error({ err: error, failures }, "gc consumer failed, starting a new one");
+      }
+      if (this.stopped) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** Math.min(failures, 6))).unref());
+    }
   }
 
   /**
@@ -201,6 +236,7 @@ export class GcRunner {
     if (this.stopped) return;
     clearTimeout(this.timer);
     clearTimeout(this.batchTimer);
+    clearInterval(this.watchdog);
     await this.collecting?.catch(() => undefined);
     this.stopped = true;
     await this.messages?.close().catch(() => undefined);

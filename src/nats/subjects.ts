@@ -172,6 +172,17 @@ export class Layout {
     return `${this.prefix}.internal.status`;
   }
 
+  /**
+   * Whether the service may send a reply to `subject`. A reply subject inside
+   * ctrmeta's own subjects or a system subject (`$JS.…`, `$KV.…`) would let a
+   * requester make the service write into the log, a notification stream or the
+   * JetStream API, so such requests are dropped.
+   */
+  isSafeReply(subject: string | undefined): boolean {
+    if (!subject) return false;
+    return !subject.startsWith(`${this.prefix}.`) && !subject.startsWith("$");
+  }
+
   /** The namespace token of an API subject, or undefined when the subject is not one. */
   apiNamespaceToken(subject: string): string | undefined {
     const prefix = `${this.apiPrefix}.`;

@@ -62,6 +62,8 @@ export async function runClient(client: Client, index: number, options: Workload
   const live: string[] = [];
   let created = 0;
   let counter = 0;
+  // Reads ask for the client's last revision, so they see its own writes on any instance.
+  let lastRevision = 0;
   const callOptions = { namespace: options.namespace, timeoutMs: options.timeoutMs ?? 3000 };
 
   while (!stop()) {
@@ -73,7 +75,7 @@ export async function runClient(client: Client, index: number, options: Workload
     else op = "get";
 
     const id = op === "create" ? `c${index}-${created++}` : live[Math.floor(random() * live.length)]!;
-    const requestId = `${options.seed}-${index}-${records.length}`;
+    const requestId = `${options.namespace}-${options.seed}-${index}-${records.length}`;
     const record: OpRecord = { client: index, op, id, requestId, start: Date.now(), end: 0, outcome: "unknown", attempts: 0 };
     if (op === "label") record.label = { key: `k${index}`, value: String(counter++) };
 
@@ -87,9 +89,12 @@ export async function runClient(client: Client, index: number, options: Workload
               ? await client.call("containers", "update", { container: { id, labels: { [record.label!.key]: record.label!.value } }, updateMask: [`labels.${record.label!.key}`] }, { ...callOptions, requestId })
               : op === "delete"
                 ? await client.call("containers", "delete", { id }, { ...callOptions, requestId })
-                : await client.call("containers", "get", { id }, { ...callOptions, requestId });
+                : await client.call("containers", "get", { id }, { ...callOptions, requestId, minRevision: lastRevision });
         record.outcome = "ok";
-        if (reply.revision !== undefined) record.revision = reply.revision;
+        if (reply.revision !== undefined) {
+          record.revision = reply.revision;
+          lastRevision = Math.max(lastRevision, reply.revision);
+        }
         if (op === "get") record.labels = { ...((reply.body.container as { labels?: Record<string, string> }).labels ?? {}) };
         break;
       } catch (error) {
@@ -207,6 +212,14 @@ export function checkHistory(records: OpRecord[], log: LogEntry[], namespace: st
     if (event.type === "container.deleted") labels.delete(event.id);
   }
   checkReadsUpTo(Number.MAX_SAFE_INTEGER);
+
+  // A read may not miss a create the same client had acknowledged before it, unless a delete was tried.
+  for (const read of records) {
+    if (read.op !== "get" || read.outcome !== "failed" || read.kind !== "NotFound") continue;
+    const createdBefore = records.some((r) => r.client === read.client && r.op === "create" && r.id === read.id && r.outcome === "ok" && r.end <= read.start);
+    const deleteBefore = records.some((r) => r.op === "delete" && r.id === read.id && r.start <= read.start);
+    if (createdBefore && !deleteBefore) report.inconsistentReads.push(`${read.id}: NotFound after its create was acknowledged (${read.requestId})`);
+  }
 
   // Final state: acknowledged creates without any delete attempt exist; acknowledged deletes are gone.
   const deleteAttempted = new Set(records.filter((record) => record.op === "delete").map((record) => record.id));

@@ -11,6 +11,8 @@ export class ServiceProcess {
   private child: ChildProcess | undefined;
   /** Standard error of every run, for failure messages. */
   stderr = "";
+  /** Log lines (standard output) of every run, the last 50,000 characters. */
+  logs = "";
 
   constructor(
     private readonly servers: string,
@@ -29,8 +31,11 @@ export class ServiceProcess {
   start(): void {
     if (this.running) return;
     const child = spawn(process.execPath, [CLI, "serve", "--server", this.servers, "--log-level", "warn", ...this.extraArgs], {
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, CTRMETA_INSTANCE: this.name },
+    });
+    child.stdout!.on("data", (chunk: Buffer) => {
+      this.logs = (this.logs + chunk.toString("utf8")).slice(-50_000);
     });
     child.stderr!.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString("utf8")).slice(-20_000);
