@@ -3,8 +3,9 @@
  * `Content-Type` header says `application/msgpack`; replies use the request's.
  */
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { Unpackr } from "msgpackr";
 import { InvalidArgument } from "../domain/errors.js";
-import { packValue, unpackValue } from "../events/codec.js";
+import { packValue } from "../events/codec.js";
 import type { Body } from "./wire.js";
 
 export const CONTENT_TYPE_HEADER = "Content-Type";
@@ -23,6 +24,96 @@ export interface Codec {
 }
 
 const encoder = new TextEncoder();
+
+/** Maximum nesting of arrays and objects in a request body, counting the body itself as level 1. */
+export const MAX_BODY_DEPTH = 100;
+
+/** A lone UTF-16 surrogate: JSON can escape one (`"\ud800"`), but UTF-8 cannot carry it. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+
+/** One value still to check, with where it sits for error messages. */
+interface Pending {
+  value: unknown;
+  depth: number;
+  parent: Pending | undefined;
+  key: string | number;
+  /** Stores the checked (and, for MessagePack maps, converted) value in its parent. */
+  assign: (value: unknown) => void;
+}
+
+function pathOf(item: Pending): string {
+  const keys: Array<string | number> = [];
+  for (let at: Pending | undefined = item; at?.parent; at = at.parent) keys.push(at.key);
+  let path = "request body";
+  for (const key of keys.reverse()) path += typeof key === "number" ? `[${key}]` : `[${JSON.stringify(key)}]`;
+  return path.length > 200 ? `${path.slice(0, 197)}...` : path;
+}
+
+function typeName(value: unknown): string {
+  if (typeof value !== "object" || value === null) return typeof value;
+  return value.constructor?.name ?? "object";
+}
+
+/**
+ * Check a decoded body and copy its objects and MessagePack maps into null-prototype
+ * objects, keeping the order of keys. Only JSON's values and MessagePack binary are
+ * accepted: no extension types (dates, sets, typed arrays), no string that UTF-8
+ * cannot carry, no non-finite number, and at most MAX_BODY_DEPTH levels. A 64-bit
+ * MessagePack integer becomes a number when it is a safe integer. The walk is
+ * iterative, so that deep input cannot overflow the stack.
+ */
+export function checkBody(root: unknown): unknown {
+  let result: unknown;
+  const stack: Pending[] = [{ value: root, depth: 1, parent: undefined, key: "", assign: (value) => (result = value) }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    const { value } = item;
+    const reject = (problem: string) => new InvalidArgument(`${pathOf(item)}: ${problem}`);
+    if (value === null || value === undefined || typeof value === "boolean" || value instanceof Uint8Array) {
+      item.assign(value);
+    } else if (typeof value === "number") {
+      if (!Number.isFinite(value)) throw reject(`number ${value} is out of range`);
+      item.assign(value);
+    } else if (typeof value === "bigint") {
+      if (value < BigInt(Number.MIN_SAFE_INTEGER) || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw reject(`integer ${value} is out of range (at most 2^53 - 1 in magnitude)`);
+      }
+      item.assign(Number(value));
+    } else if (typeof value === "string") {
+      if (LONE_SURROGATE.test(value)) throw reject("string contains a lone UTF-16 surrogate, which is not valid Unicode");
+      item.assign(value);
+    } else if (Array.isArray(value) || value instanceof Map || Object.getPrototypeOf(value) === Object.prototype) {
+      if (item.depth > MAX_BODY_DEPTH) throw reject(`nested deeper than the maximum of ${MAX_BODY_DEPTH} levels`);
+      pushChildren(item, stack, reject);
+    } else {
+      throw reject(`unsupported value of type ${typeName(value)}`);
+    }
+  }
+  return result;
+}
+
+/** Queue the elements of an array or the entries of an object or map, and assign the container. */
+function pushChildren(item: Pending, stack: Pending[], reject: (problem: string) => InvalidArgument): void {
+  const depth = item.depth + 1;
+  if (Array.isArray(item.value)) {
+    const out: unknown[] = new Array<unknown>(item.value.length);
+    item.value.forEach((value: unknown, index) => {
+      stack.push({ value, depth, parent: item, key: index, assign: (checked) => (out[index] = checked) });
+    });
+    item.assign(out);
+    return;
+  }
+  const out = Object.create(null) as Record<string, unknown>;
+  const entries: Iterable<[unknown, unknown]> = item.value instanceof Map ? item.value : Object.entries(item.value as object);
+  for (const [key, value] of entries) {
+    if (typeof key !== "string") throw reject(`map key of type ${typeName(key)}: expected a string`);
+    if (LONE_SURROGATE.test(key)) throw reject(`key ${JSON.stringify(key)} contains a lone UTF-16 surrogate, which is not valid Unicode`);
+    // Children are checked last first: claim the key now to keep the order of keys.
+    out[key] = undefined;
+    stack.push({ value, depth, parent: item, key, assign: (checked) => (out[key] = checked) });
+  }
+  item.assign(out);
+}
 
 /** Group encoded items into chunks whose summed size stays within `maxBytes`. */
 function group<T extends { length: number }>(parts: readonly T[], maxBytes: number): T[][] {
@@ -46,12 +137,19 @@ export const JSON_CODEC: Codec = {
   contentType: JSON_TYPE,
   decode(data) {
     if (data.length === 0) return {};
-    const text = new TextDecoder("utf-8", { fatal: false }).decode(data);
+    let text: string;
     try {
-      return JSON.parse(text) as unknown;
+      text = new TextDecoder("utf-8", { fatal: true }).decode(data);
+    } catch {
+      throw new InvalidArgument("request body is not valid UTF-8");
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text) as unknown;
     } catch (error) {
       throw new InvalidArgument(`request body is not valid JSON: ${(error as Error).message}`);
     }
+    return checkBody(parsed);
   },
   encode(value) {
     return encoder.encode(JSON.stringify(value));
@@ -62,6 +160,15 @@ export const JSON_CODEC: Codec = {
     return group(parts, maxBytes).map((chunk) => encoder.encode(`${prefix}${chunk.join(",")}]}`));
   },
 };
+
+/**
+ * Decoder of MessagePack request bodies: maps stay `Map`s (so a `__proto__` key is
+ * plain data) until checkBody converts them, and msgpackr's structured-clone
+ * references, which can build cycles, are refused.
+ * NOTE: msgpackr replaces invalid UTF-8 in a string with U+FFFD instead of failing,
+ * so such a string is accepted in its replaced form, where a JSON body is rejected.
+ */
+const requestUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, structuredClone: false });
 
 /** MessagePack header of an array of `count` elements. */
 function arrayHeader(count: number): Uint8Array {
@@ -74,11 +181,16 @@ export const MSGPACK_CODEC: Codec = {
   contentType: MSGPACK,
   decode(data) {
     if (data.length === 0) return {};
+    let unpacked: unknown;
     try {
-      return unpackValue(data);
+      unpacked = requestUnpackr.unpack(data);
     } catch (error) {
+      if (error instanceof RangeError && /call stack/.test(error.message)) {
+        throw new InvalidArgument(`request body is not valid MessagePack: nested deeper than the maximum of ${MAX_BODY_DEPTH} levels`);
+      }
       throw new InvalidArgument(`request body is not valid MessagePack: ${(error as Error).message}`);
     }
+    return checkBody(unpacked);
   },
   encode: packValue,
   encodeList(field, items, maxBytes) {

@@ -2,11 +2,11 @@
  * What every API method receives: the resolved request context and the parts of
  * the service it may use.
  */
-import type { CommandHandler } from "../commands/handler.js";
 import type { Clock } from "../domain/time.js";
 import { FailedPrecondition, MetadataError } from "../domain/errors.js";
 import { validateIdentifier } from "../domain/identifiers.js";
 import type { AsOfViews } from "../projections/as-of.js";
+import type { Commands } from "./limits.js";
 import type { RequestMetrics } from "./metrics.js";
 import type { Projection } from "../projections/projection.js";
 import type { Body } from "./wire.js";
@@ -20,7 +20,7 @@ export interface RequestContext {
 }
 
 export interface ServiceDeps {
-  commands: CommandHandler;
+  commands: Commands;
   projection: Projection;
   /** Snapshotter names the service accepts. */
   snapshotters: ReadonlySet<string>;

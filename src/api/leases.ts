@@ -86,7 +86,8 @@ export const leaseMethods: MethodTable = {
     listResources(context, body, { projection }) {
       const namespace = requireNamespace(context);
       const resources = listLeaseResources(projection.state.namespaces.get(namespace), readString(body, "id") ?? "");
-      return { body: { resources }, revision: projection.seq };
+      // A list, so that a lease holding more resources than one reply can carry is sent in chunks.
+      return { body: {}, list: { field: "resources", items: resources.map((resource) => ({ ...resource })) }, revision: projection.seq };
     },
   },
 };

@@ -8,9 +8,10 @@
  * `Nats-Service-Error-Code` with the gRPC code) plus `{error: {kind, code, message}}`.
  */
 import { randomUUID } from "node:crypto";
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
+import { errors as natsErrors, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type Service, type ServiceMsg } from "@nats-io/services";
-import { InvalidArgument, MetadataError, quote, UnknownError } from "../domain/errors.js";
+import { InvalidArgument, MetadataError, quote, Unavailable, UnknownError } from "../domain/errors.js";
 import { decodeToken, encodeToken, type Layout } from "../nats/subjects.js";
 import { containerMethods } from "./containers.js";
 import { gcMethods } from "./gc.js";
@@ -20,8 +21,10 @@ import { imageMethods } from "./images.js";
 import { leaseMethods } from "./leases.js";
 import { namespaceMethods } from "./namespaces.js";
 import { snapshotMethods } from "./snapshots.js";
-import { codecFor, type Codec } from "./codec.js";
-import { asBody, type Body } from "./wire.js";
+import { codecFor, JSON_CODEC, type Codec } from "./codec.js";
+import { limitedCommands, recordLimit } from "./limits.js";
+import { checkedRetries } from "./retries.js";
+import { asBody, STRING_MAX_BYTES, type Body } from "./wire.js";
 
 export const NAMESPACE_HEADER = "containerd-namespace";
 export const LEASE_HEADER = "containerd-lease";
@@ -54,13 +57,13 @@ export const ALL_METHODS: MethodTable = {
 
 export interface ApiLog {
   error(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
   debug(fields: Record<string, unknown>, message: string): void;
 }
 
 /** Keep a header value on one line and of bounded size. */
 function headerValue(text: string): string {
-  const line = text.replace(/[\r\n\0]/g, " ");
-  return line.length > 1024 ? `${line.slice(0, 1021)}...` : line;
+  return truncateMessage(text.replace(/[\r\n\0]/g, " "), 1024);
 }
 
 /** Resolve the request's namespace from the subject token and the optional header. */
@@ -177,31 +180,41 @@ export async function handleRequest(
   msg: ServiceMsg,
   maxPayload = DEFAULT_MAX_PAYLOAD,
 ): Promise<void> {
-  const codec = codecFor(msg.headers);
+  if (!layout.isSafeReply(msg.reply)) {
+    log.warn({ subject: msg.subject, reply: msg.reply }, "dropped a request whose reply subject is not an inbox");
+    return;
+  }
   const started = performance.now();
+  // Until the headers are read, an error is answered in JSON.
+  let codec: Codec = JSON_CODEC;
   let outcome = "ok";
   let context: RequestContext | undefined;
   try {
+    const requestHeaders = readRequestHeaders(msg);
+    codec = codecFor(requestHeaders);
     const method = methods[serviceName]?.[methodName];
     if (!method) throw new InvalidArgument(`unknown method ${serviceName}.${methodName}`);
-    const requestId = msg.headers?.get(REQUEST_ID_HEADER) || randomUUID();
-    context = { namespace: resolveNamespace(layout, msg.subject, msg.headers), requestId };
-    const lease = msg.headers?.has(LEASE_HEADER) ? msg.headers.get(LEASE_HEADER) : "";
+    const requestId = requestIdOf(requestHeaders);
+    context = { namespace: resolveNamespace(layout, msg.subject, requestHeaders), requestId };
+    const lease = leaseOf(requestHeaders);
     if (lease !== "") context.lease = lease;
     const body = asBody(codec.decode(msg.data));
-    await waitForMinRevision(msg.headers, deps);
-    const result = await method(context, body, await depsAt(msg.headers, deps, methodName));
+    await waitForMinRevision(requestHeaders, deps);
+    const limited: ServiceDeps = { ...deps, commands: checkedRetries(limitedCommands(deps.commands, recordLimit(maxPayload)), serviceName, methodName) };
+    const result = await method(context, body, await depsAt(requestHeaders, limited, methodName));
 
     const headers = natsHeaders();
     headers.set(CONTENT_TYPE_HEADER, codec.contentType);
     if (result.revision !== undefined) headers.set(REVISION_HEADER, String(result.revision));
     if (result.list) {
-      respondList(msg, codec, headers, result.list, maxPayload);
+      respondList(msg, requestHeaders, codec, headers, result.list, maxPayload);
     } else {
-      msg.respond(codec.encode(result.body), { headers });
+      const data = codec.encode(result.body);
+      checkReplySize(data.length, maxPayload);
+      msg.respond(data, { headers });
     }
   } catch (caught) {
-    const error = caught instanceof MetadataError ? caught : new UnknownError((caught as Error)?.message ?? String(caught));
+    const error = asMetadataError(caught);
     if (!(caught instanceof MetadataError)) {
       log.error({ err: caught, method: `${serviceName}.${methodName}`, requestId: context?.requestId }, "request failed unexpectedly");
     }
@@ -209,6 +222,72 @@ export async function handleRequest(
     replyError(msg, codec, error, log);
   } finally {
     deps.metrics?.record(`${serviceName}.${methodName}`, outcome, (performance.now() - started) / 1000);
+  }
+}
+
+/** Errors of the NATS client libraries: the connection, a request or JetStream failed. */
+const NATS_ERRORS = [
+  natsErrors.ClosedConnectionError,
+  natsErrors.ConnectionError,
+  natsErrors.DrainingConnectionError,
+  natsErrors.NoRespondersError,
+  natsErrors.PermissionViolationError,
+  natsErrors.ProtocolError,
+  natsErrors.RequestError,
+  natsErrors.TimeoutError,
+  JetStreamError,
+  JetStreamApiError,
+];
+
+/** Convert a caught error to the typed error of the reply: NATS failures become Unavailable, anything else untyped Unknown. */
+export function asMetadataError(caught: unknown): MetadataError {
+  if (caught instanceof MetadataError) return caught;
+  const message = caught instanceof Error ? caught.message : String(caught);
+  if (NATS_ERRORS.some((type) => caught instanceof type)) return new Unavailable(`NATS request failed: ${message}`, { cause: caught });
+  return new UnknownError(message);
+}
+
+/**
+ * Read the request's headers. nats.js parses them on first access and throws on a
+ * header name with a space or a non-ASCII character, which only a client that
+ * writes the protocol itself can send.
+ */
+function readRequestHeaders(msg: ServiceMsg): MsgHdrs | undefined {
+  try {
+    return msg.headers;
+  } catch (error) {
+    throw new InvalidArgument(`request headers cannot be parsed: ${(error as Error).message}`);
+  }
+}
+
+/** Maximum size of the `Ctrmeta-Request-Id` header in bytes. The client library sends a 36-byte UUID. */
+export const REQUEST_ID_MAX_BYTES = 256;
+
+function requestIdOf(headers: MsgHdrs | undefined): string {
+  const requestId = headers?.get(REQUEST_ID_HEADER) || randomUUID();
+  const size = Buffer.byteLength(requestId, "utf8");
+  if (size > REQUEST_ID_MAX_BYTES) {
+    throw new InvalidArgument(`${REQUEST_ID_HEADER}: ${size} bytes is longer than the maximum of ${REQUEST_ID_MAX_BYTES} bytes`);
+  }
+  return requestId;
+}
+
+function leaseOf(headers: MsgHdrs | undefined): string {
+  const lease = headers?.has(LEASE_HEADER) ? headers.get(LEASE_HEADER) : "";
+  const size = Buffer.byteLength(lease, "utf8");
+  if (size > STRING_MAX_BYTES) {
+    throw new InvalidArgument(`${LEASE_HEADER}: ${size} bytes is longer than the maximum of ${STRING_MAX_BYTES} bytes`);
+  }
+  return lease;
+}
+
+/** Bytes kept free for the headers of a reply. */
+const HEADER_ROOM = 4096;
+
+/** Reject a reply body that NATS would refuse to send, before it is sent. */
+function checkReplySize(size: number, maxPayload: number): void {
+  if (size > maxPayload - HEADER_ROOM) {
+    throw new InvalidArgument(`the reply would be ${size} bytes, above the server's max payload of ${maxPayload} bytes less ${HEADER_ROOM} for headers`);
   }
 }
 
@@ -222,8 +301,15 @@ const CHUNK_BYTES = 256 * 1024;
  * at most CHUNK_BYTES followed by an empty message carrying the chunk count (the
  * "sentinel" that ends a NATS requestMany).
  */
-function respondList(msg: ServiceMsg, codec: Codec, headers: MsgHdrs, list: { field: string; items: Body[] }, maxPayload: number): void {
-  if (msg.headers?.get(LIST_CHUNKS_HEADER) === "true") {
+function respondList(
+  msg: ServiceMsg,
+  requestHeaders: MsgHdrs | undefined,
+  codec: Codec,
+  headers: MsgHdrs,
+  list: { field: string; items: Body[] },
+  maxPayload: number,
+): void {
+  if (requestHeaders?.get(LIST_CHUNKS_HEADER) === "true") {
     const chunks = codec.encodeList(list.field, list.items, Math.min(CHUNK_BYTES, maxPayload / 2));
     for (const chunk of chunks) msg.respond(chunk, { headers });
     const end = natsHeaders();
@@ -233,8 +319,7 @@ function respondList(msg: ServiceMsg, codec: Codec, headers: MsgHdrs, list: { fi
     return;
   }
   const [whole] = codec.encodeList(list.field, list.items, Number.POSITIVE_INFINITY);
-  // Leave room for the headers.
-  if (whole!.length > maxPayload - 4096) {
+  if (whole!.length > maxPayload - HEADER_ROOM) {
     throw new InvalidArgument(
       `the reply lists ${list.items.length} records in ${whole!.length} bytes, above the server's max payload of ${maxPayload}: ` +
         `send the header ${LIST_CHUNKS_HEADER}: true to receive them in chunks`,
@@ -257,16 +342,35 @@ async function depsAt(headers: MsgHdrs | undefined, deps: ServiceDeps, methodNam
 async function waitForMinRevision(headers: MsgHdrs | undefined, deps: ServiceDeps): Promise<void> {
   const wanted = headers?.get(MIN_REVISION_HEADER);
   if (!wanted) return;
-  const revision = Number(wanted);
-  if (!Number.isSafeInteger(revision) || revision < 0) {
+  const revision = decimalOf(wanted);
+  if (revision === undefined) {
     throw new InvalidArgument(`${MIN_REVISION_HEADER} ${quote(wanted)}: expected a log sequence (a non-negative integer)`);
   }
   const waitText = headers?.get(WAIT_HEADER) || "5000";
-  const waitMs = Number(waitText);
-  if (!Number.isFinite(waitMs) || waitMs < 0 || waitMs > 60_000) {
+  const waitMs = decimalOf(waitText);
+  if (waitMs === undefined || waitMs > 60_000) {
     throw new InvalidArgument(`${WAIT_HEADER} ${quote(waitText)}: expected milliseconds from 0 to 60000`);
   }
   await deps.projection.waitFor(revision, waitMs);
+}
+
+/** Parse a non-negative integer written in decimal digits only (no sign, exponent or hex); undefined otherwise. */
+function decimalOf(text: string): number | undefined {
+  if (!/^[0-9]{1,16}$/.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+/** Maximum length of the error message in a reply body, in UTF-16 units. Longer messages are cut. */
+const ERROR_MESSAGE_MAX_LENGTH = 16 * 1024;
+
+/** Cut a message to `max` UTF-16 units without splitting a surrogate pair, marking the cut. */
+export function truncateMessage(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 3;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}...`;
 }
 
 function replyError(msg: ServiceMsg, codec: Codec, error: MetadataError, log: ApiLog): void {
@@ -274,7 +378,9 @@ function replyError(msg: ServiceMsg, codec: Codec, error: MetadataError, log: Ap
     const headers = natsHeaders();
     headers.set(CONTENT_TYPE_HEADER, codec.contentType);
     headers.set(ERROR_KIND_HEADER, error.kind);
-    const body: Body = { error: { kind: error.kind, code: error.grpcCode, message: error.message } };
+    // A message can quote a rejected value, so cut it to keep the reply far below the max payload.
+    const message = truncateMessage(error.message, ERROR_MESSAGE_MAX_LENGTH);
+    const body: Body = { error: { kind: error.kind, code: error.grpcCode, message } };
     msg.respondError(error.grpcCode, headerValue(error.message), codec.encode(body), { headers });
   } catch (replyFailure) {
     log.error({ err: replyFailure, kind: error.kind }, "sending an error reply failed");

@@ -60,10 +60,23 @@ export function readObject(body: Body, field: string, path = field): Body | unde
   return value;
 }
 
-export function readString(body: Body, field: string, path = field): string | undefined {
+/**
+ * Maximum size in UTF-8 bytes of a string field that names or identifies something:
+ * ids, names, keys, digests, media types and type URLs. It is far above what
+ * containerd workloads use, and it keeps records, events and error messages bounded.
+ */
+export const STRING_MAX_BYTES = 4096;
+
+/** Read a string field of at most `maxBytes` UTF-8 bytes. */
+export function readString(body: Body, field: string, path = field, maxBytes = STRING_MAX_BYTES): string | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") throw wrongType(path, "a string", value);
+  // Every UTF-16 unit is at most 3 UTF-8 bytes, so short strings skip the count.
+  if (value.length * 3 > maxBytes) {
+    const size = Buffer.byteLength(value, "utf8");
+    if (size > maxBytes) throw new InvalidArgument(`${path}: ${size} bytes is longer than the maximum of ${maxBytes} bytes`);
+  }
   return value;
 }
 
@@ -125,7 +138,7 @@ export function readAny(body: Body, field: string, path = field): AnyValue | und
 function anyFromBody(value: Body, path: string): AnyValue {
   const typeUrl = readString(value, "typeUrl", `${path}.typeUrl`) ?? "";
   if (value.valueBase64 !== undefined && value.valueBase64 !== null) {
-    const text = readString(value, "valueBase64", `${path}.valueBase64`)!;
+    const text = readString(value, "valueBase64", `${path}.valueBase64`, Number.POSITIVE_INFINITY)!;
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) throw wrongType(`${path}.valueBase64`, "base64", text);
     return { typeUrl, value: new Uint8Array(Buffer.from(text, "base64")) };
   }

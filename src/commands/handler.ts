@@ -5,12 +5,12 @@
  * lifecycle machine; this file only runs the effect of each state.
  */
 import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
-import { Conflict, MetadataError, Unavailable, UnknownError } from "../domain/errors.js";
+import { Conflict, InvalidArgument, MetadataError, quote, Unavailable, UnknownError } from "../domain/errors.js";
 import type { MetadataState } from "../domain/state.js";
 import type { Clock } from "../domain/time.js";
 import { ENVELOPE_VERSION, type Envelope } from "../events/codec.js";
 import { EVENT_VERSIONS } from "../events/upcast.js";
-import { aggregateOf, resultOf } from "../events/types.js";
+import { aggregateOf, resultOf, type MetadataEvent } from "../events/types.js";
 import type { EventStore } from "../nats/event-store.js";
 import type { Layout } from "../nats/subjects.js";
 import type { Projection } from "../projections/projection.js";
@@ -29,6 +29,13 @@ export interface Command<R> {
   lease?: string;
   requestId: string;
   decide: (state: MetadataState, meta: CommandMeta) => Decision<R>;
+  /**
+   * What this command may have appended in an earlier attempt. A request id whose
+   * event in the log this rejects, or that belongs to another namespace, was reused
+   * by a different request and fails InvalidArgument instead of replaying a result
+   * of another shape. Unset: any earlier event with this request id is replayed.
+   */
+  retryOf?: { operation: string; accepts: (event: MetadataEvent) => boolean };
 }
 
 export interface CommandOutcome<R> {
@@ -64,14 +71,20 @@ export class CommandHandler {
   async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
     // A retried request gets the outcome of its first attempt, even long after it.
     const earlier = this.projection.requestOutcome(command.requestId);
-    if (earlier) return this.replay<R>(earlier.seq);
+    if (earlier) return this.replay<R>(command, earlier.seq);
 
     let release: (() => void) | undefined;
     try {
       return await this.run(command, (subject) => {
         // Commands on one aggregate in this instance take turns instead of racing.
         release?.();
-        return this.lock(subject).then((unlock) => {
+        release = undefined;
+        const turn = this.lock(subject);
+        if (typeof turn === "function") {
+          release = turn;
+          return undefined;
+        }
+        return turn.then((unlock) => {
           release = unlock;
         });
       });
@@ -80,7 +93,8 @@ export class CommandHandler {
     }
   }
 
-  private async run<R>(command: Command<R>, lockSubject: (subject: string) => Promise<void>): Promise<CommandOutcome<R>> {
+  /** `lockSubject` returns undefined when it took the lock at once, without yielding. */
+  private async run<R>(command: Command<R>, lockSubject: (subject: string) => Promise<void> | undefined): Promise<CommandOutcome<R>> {
     let snapshot = this.lifecycle.initial;
     let seq = 0;
     let decision: Decision<R> | undefined;
@@ -95,17 +109,23 @@ export class CommandHandler {
       switch (snapshot.value) {
         case "deciding": {
           try {
+            const decidedAt = this.projection.seq;
             decision = this.decide(command);
             if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
             if (decision.event && subject !== locked) {
-              await lockSubject(subject);
+              const waiting = lockSubject(subject);
+              if (waiting) await waiting;
               locked = subject;
               // The view may have moved while this command waited for its turn,
-              // possibly applying an earlier attempt of this very request.
-              const earlier = this.projection.requestOutcome(command.requestId);
-              if (earlier) return this.replay<R>(earlier.seq);
-              decision = this.decide(command);
-              if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
+              // possibly applying an earlier attempt of this very request. The
+              // view changes only by applying events, so an unchanged sequence
+              // means the decision stands; deciding again would only cost time.
+              if (this.projection.seq !== decidedAt) {
+                const earlier = this.projection.requestOutcome(command.requestId);
+                if (earlier) return this.replay<R>(command, earlier.seq);
+                decision = this.decide(command);
+                if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
+              }
             }
             event = decision.event ? { type: "decided" } : { type: "noChange" };
           } catch (error) {
@@ -126,7 +146,7 @@ export class CommandHandler {
             seq = await this.append(command, decision!, subject);
             event = { type: "appended" };
           } catch (error) {
-            if (error instanceof DuplicateRequest) return this.replay<R>(error.seq);
+            if (error instanceof DuplicateRequest) return this.replay<R>(command, error.seq);
             failure = error;
             event = error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
           }
@@ -188,11 +208,18 @@ export class CommandHandler {
   }
 
   /** Rebuild the outcome of an earlier attempt from its event in the log. */
-  private async replay<R>(seq: number): Promise<CommandOutcome<R>> {
+  private async replay<R>(command: Command<R>, seq: number): Promise<CommandOutcome<R>> {
     await this.projection.waitFor(seq, this.applyTimeoutMs);
     const outcome = this.projection.requestOutcomeAt(seq);
-    if (outcome?.rejected) throw outcome.rejected;
     const envelope = await this.store.read(seq);
+    const { retryOf } = command;
+    if (retryOf && (envelope.ns !== command.namespace || !retryOf.accepts(envelope.event))) {
+      throw new InvalidArgument(
+        `Ctrmeta-Request-Id ${quote(command.requestId)} was already used by another request (event ${seq}, ${envelope.event.type} in namespace ${quote(envelope.ns)}): ` +
+          `a retry must repeat the same request; send ${retryOf.operation} with a new request id`,
+      );
+    }
+    if (outcome?.rejected) throw outcome.rejected;
     return { result: resultOf(envelope.event) as R, revision: seq };
   }
 
@@ -202,20 +229,24 @@ export class CommandHandler {
     return command.decide(this.projection.state, meta);
   }
 
-  /** Wait for this instance's earlier commands on `subject`; returns the release function. */
-  private async lock(subject: string): Promise<() => void> {
-    const previous = this.locks.get(subject) ?? Promise.resolve();
+  /**
+   * Take this instance's turn on `subject`; returns the release function, at once
+   * when no earlier command holds or waits for the subject (so the caller does not
+   * yield and its view cannot move), else once the earlier commands released it.
+   */
+  private lock(subject: string): (() => void) | Promise<() => void> {
+    const previous = this.locks.get(subject);
     let release!: () => void;
     const turn = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const tail = previous.then(() => turn);
+    const tail = previous ? previous.then(() => turn) : turn;
     this.locks.set(subject, tail);
-    await previous;
-    return () => {
+    const unlock = () => {
       release();
       if (this.locks.get(subject) === tail) this.locks.delete(subject);
     };
+    return previous ? previous.then(() => unlock) : unlock;
   }
 
   private async append<R>(command: Command<R>, decision: Decision<R>, subject: string): Promise<number> {

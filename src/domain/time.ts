@@ -14,11 +14,31 @@ export function formatNanos(nanos: bigint): Timestamp {
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$/;
 
+/** Number of days in a month of the proleptic Gregorian calendar, for `month` from 1 to 12. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * Check the ranges of the fields as Go's time.Parse does: `Date.parse` would roll
+ * February 30 over into March and accept hour 24, where Go rejects both.
+ */
+function fieldsInRange(date: string, clock: string, zone: string): boolean {
+  const [year, month, day] = date.split("-").map(Number) as [number, number, number];
+  const [hour, minute, second] = clock.split(":").map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
+  if (hour > 23 || minute > 59 || second > 59) return false;
+  if (zone.length === 6 && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59)) return false;
+  return true;
+}
+
 /** Parse RFC 3339 (with optional fraction and any offset) into nanoseconds, or undefined. */
 export function parseRfc3339(value: string): bigint | undefined {
   const match = RFC3339.exec(value);
   if (!match) return undefined;
   const [, date, clock, fraction = "", zone] = match;
+  if (!fieldsInRange(date!, clock!, zone!)) return undefined;
   const offset = zone === "Z" || zone === "z" ? "Z" : zone;
   const millis = Date.parse(`${date}T${clock}${offset}`);
   if (Number.isNaN(millis)) return undefined;
