@@ -121,6 +121,9 @@ export class GcRunner {
       try {
         const consumer = await this.deps.js.consumers.get(this.deps.logStream, this.deps.consumerName);
         this.messages = await consumer.consume({ max_messages: 1000 });
+        // stop() may have run while the consumer was being opened, finding nothing to
+        // close. Closing queues an end that the loop below reads, so it is not awaited.
+        if (this.stopped) void this.messages.close().catch(() => undefined);
         for await (const message of this.messages) {
           const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
           if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));

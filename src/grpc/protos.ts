@@ -53,18 +53,29 @@ function includeDirs(base: string): string[] {
   return [base, join(base, "github.com/gogo/protobuf"), join(base, "github.com/gogo/protobuf/protobuf"), join(base, "github.com/gogo/googleapis")];
 }
 
-/** Load containerd's service and event definitions; throws naming the missing file and the package that provides it. */
-export function loadContainerdProtos(base = process.env.CTRMETA_PROTO_ROOT || DEFAULT_PROTO_ROOT): ContainerdProtos {
-  const dirs = includeDirs(base);
-  const files = [...SERVICE_FILES, ...EVENT_FILES].map((file) => join(base, CONTAINERD_API, file));
-  for (const file of files) {
+function protoRoot(): string {
+  return process.env.CTRMETA_PROTO_ROOT || DEFAULT_PROTO_ROOT;
+}
+
+/** Why containerd's API definitions cannot be loaded from `base`, or undefined when every file is there. */
+export function missingContainerdProtos(base = protoRoot()): string | undefined {
+  for (const file of [...SERVICE_FILES, ...EVENT_FILES].map((name) => join(base, CONTAINERD_API, name))) {
     if (!existsSync(file)) {
-      throw new Error(
+      return (
         `containerd API definition ${file} is missing: install Debian's golang-github-containerd-containerd-dev ` +
-          "or set CTRMETA_PROTO_ROOT to a Go source tree that has github.com/containerd/containerd/api",
+        "(npm run setup -- --grpc) or set CTRMETA_PROTO_ROOT to a Go source tree that has github.com/containerd/containerd/api"
       );
     }
   }
+  return undefined;
+}
+
+/** Load containerd's service and event definitions; throws naming the missing file and the package that provides it. */
+export function loadContainerdProtos(base = protoRoot()): ContainerdProtos {
+  const dirs = includeDirs(base);
+  const files = [...SERVICE_FILES, ...EVENT_FILES].map((file) => join(base, CONTAINERD_API, file));
+  const missing = missingContainerdProtos(base);
+  if (missing) throw new Error(missing);
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     if (target.startsWith("/")) return target;

@@ -112,6 +112,13 @@ export async function startNatsServer(options: EmbeddedServerOptions): Promise<E
   child.stderr!.off("data", onData!);
   child.stderr!.on("data", () => undefined);
   child.removeAllListeners("exit");
+  // A process that exits without stopping its server (a crash, a forced exit of
+  // the test runner) takes the server with it instead of leaving it running.
+  const killOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
 
   let stopping: Promise<void> | undefined;
   return {

@@ -82,6 +82,9 @@ export class Projector {
           opt_start_seq: this.projection.seq + 1,
         });
         this.messages = await consumer.consume({ max_messages: BATCH });
+        // stop() may have run while the consumer was being opened, finding nothing to
+        // close. Closing queues an end that the loop below reads, so it is not awaited.
+        if (this.stopRequested) void this.messages.close().catch(() => undefined);
         for await (const message of this.messages) {
           this.projection.apply(message.seq, message.subject, message.data);
           failures = 0;

@@ -19,6 +19,7 @@ import { delimiter, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ContainerdClient } from "../../src/grpc/client.js";
 import { startStack, type Stack } from "../helpers/nats.js";
+import { missingContainerdProtos } from "../../src/grpc/protos.js";
 
 /** Find an executable on PATH (or in /usr/sbin, /usr/bin) and return its absolute path. */
 function findExecutable(name: string): string | undefined {
@@ -36,7 +37,7 @@ function findExecutable(name: string): string | undefined {
 
 const CTR = findExecutable("ctr");
 const CONTAINERD = findExecutable("containerd");
-const SKIP = CTR && CONTAINERD ? false : "ctr or containerd is not on PATH: install Debian's containerd package to run these tests";
+const SKIP = CTR && CONTAINERD ? (missingContainerdProtos() ?? false) : "ctr or containerd is not on PATH: install Debian's containerd package (npm run setup -- --grpc) to run these tests";
 
 const NAMESPACE = "ctr-test";
 const DISABLED_PLUGINS = [

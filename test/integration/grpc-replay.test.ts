@@ -27,6 +27,7 @@ import { recordedKind, replayCall, skipReason, type ReplayContext } from "../../
 import { compareBodies, IdMap, summarizeDiffs } from "../../src/runners/replay-compare.js";
 import { bodyFromProtoJson, newConversionNotes, readJsonLines, shortMethod, type TraceCall, type TraceEvent } from "../../src/runners/replay-convert.js";
 import { MetadataError } from "../../src/domain/errors.js";
+import { missingContainerdProtos } from "../../src/grpc/protos.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test/data/fixtures", import.meta.url));
 
@@ -110,7 +111,7 @@ async function replayOverGrpc(trace: TraceCall, client: ContainerdClient, ids: I
   return { outcome: "matched", detail: "OK, reply matches" };
 }
 
-describe("replay of the recorded fixtures over gRPC", () => {
+describe("replay of the recorded fixtures over gRPC", { skip: missingContainerdProtos() ?? false }, () => {
   let stack: EmbeddedStack;
   let client: ContainerdClient;
   let dir: string;

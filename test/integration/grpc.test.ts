@@ -12,6 +12,7 @@ import type { Body } from "../../src/api/wire.js";
 import { ContainerdClient } from "../../src/grpc/client.js";
 import { GrpcServer, socketPath } from "../../src/grpc/server.js";
 import { container, quietLogger, startInstance, startStack, type Stack } from "../helpers/nats.js";
+import { missingContainerdProtos } from "../../src/grpc/protos.js";
 
 const NS = "grpc-test";
 
@@ -25,7 +26,7 @@ async function failure(promise: Promise<unknown>): Promise<{ kind: string; messa
   assert.fail("the call succeeded");
 }
 
-describe("gRPC endpoint", () => {
+describe("gRPC endpoint", { skip: missingContainerdProtos() ?? false }, () => {
   let dir: string;
   let socket: string;
   let stack: Stack;
