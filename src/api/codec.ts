@@ -31,21 +31,10 @@ export const MAX_BODY_DEPTH = 100;
 /** A lone UTF-16 surrogate: JSON can escape one (`"\ud800"`), but UTF-8 cannot carry it. */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
-/** One value still to check, with where it sits for error messages. */
-interface Pending {
-  value: unknown;
-  depth: number;
-  parent: Pending | undefined;
-  key: string | number;
-  /** Stores the checked (and, for MessagePack maps, converted) value in its parent. */
-  assign: (value: unknown) => void;
-}
-
-function pathOf(item: Pending): string {
-  const keys: Array<string | number> = [];
-  for (let at: Pending | undefined = item; at?.parent; at = at.parent) keys.push(at.key);
+/** Where a value sits in the body, for error messages: `request body["a"][0]`. */
+function pathOf(keys: ReadonlyArray<string | number>): string {
   let path = "request body";
-  for (const key of keys.reverse()) path += typeof key === "number" ? `[${key}]` : `[${JSON.stringify(key)}]`;
+  for (const key of keys) path += typeof key === "number" ? `[${key}]` : `[${JSON.stringify(key)}]`;
   return path.length > 200 ? `${path.slice(0, 197)}...` : path;
 }
 
@@ -58,61 +47,59 @@ function typeName(value: unknown): string {
  * Check a decoded body and copy its objects and MessagePack maps into null-prototype
  * objects, keeping the order of keys. Only JSON's values and MessagePack binary are
  * accepted: no extension types (dates, sets, typed arrays), no string that UTF-8
- * cannot carry, no non-finite number, and at most MAX_BODY_DEPTH levels. A 64-bit
- * MessagePack integer becomes a number when it is a safe integer. The walk is
- * iterative, so that deep input cannot overflow the stack.
+ * cannot carry, no non-finite number, and at most MAX_BODY_DEPTH levels, which also
+ * bounds the recursion. A 64-bit MessagePack integer becomes a number when it is a
+ * safe integer.
  */
 export function checkBody(root: unknown): unknown {
-  let result: unknown;
-  const stack: Pending[] = [{ value: root, depth: 1, parent: undefined, key: "", assign: (value) => (result = value) }];
-  while (stack.length > 0) {
-    const item = stack.pop()!;
-    const { value } = item;
-    const reject = (problem: string) => new InvalidArgument(`${pathOf(item)}: ${problem}`);
-    if (value === null || value === undefined || typeof value === "boolean" || value instanceof Uint8Array) {
-      item.assign(value);
-    } else if (typeof value === "number") {
+  return checkValue(root, 1, []);
+}
+
+/** `keys` is the path to `value`; it is restored before returning. */
+function checkValue(value: unknown, depth: number, keys: Array<string | number>): unknown {
+  const reject = (problem: string) => new InvalidArgument(`${pathOf(keys)}: ${problem}`);
+  switch (typeof value) {
+    case "string":
+      if (LONE_SURROGATE.test(value)) throw reject("string contains a lone UTF-16 surrogate, which is not valid Unicode");
+      return value;
+    case "number":
       if (!Number.isFinite(value)) throw reject(`number ${value} is out of range`);
-      item.assign(value);
-    } else if (typeof value === "bigint") {
+      return value;
+    case "boolean":
+    case "undefined":
+      return value;
+    case "bigint":
       if (value < BigInt(Number.MIN_SAFE_INTEGER) || value > BigInt(Number.MAX_SAFE_INTEGER)) {
         throw reject(`integer ${value} is out of range (at most 2^53 - 1 in magnitude)`);
       }
-      item.assign(Number(value));
-    } else if (typeof value === "string") {
-      if (LONE_SURROGATE.test(value)) throw reject("string contains a lone UTF-16 surrogate, which is not valid Unicode");
-      item.assign(value);
-    } else if (Array.isArray(value) || value instanceof Map || Object.getPrototypeOf(value) === Object.prototype) {
-      if (item.depth > MAX_BODY_DEPTH) throw reject(`nested deeper than the maximum of ${MAX_BODY_DEPTH} levels`);
-      pushChildren(item, stack, reject);
-    } else {
-      throw reject(`unsupported value of type ${typeName(value)}`);
-    }
+      return Number(value);
+    default:
+      break;
   }
-  return result;
-}
-
-/** Queue the elements of an array or the entries of an object or map, and assign the container. */
-function pushChildren(item: Pending, stack: Pending[], reject: (problem: string) => InvalidArgument): void {
-  const depth = item.depth + 1;
-  if (Array.isArray(item.value)) {
-    const out: unknown[] = new Array<unknown>(item.value.length);
-    item.value.forEach((value: unknown, index) => {
-      stack.push({ value, depth, parent: item, key: index, assign: (checked) => (out[index] = checked) });
-    });
-    item.assign(out);
-    return;
+  if (value === null || value instanceof Uint8Array) return value;
+  const isArray = Array.isArray(value);
+  if (!isArray && !(value instanceof Map) && Object.getPrototypeOf(value) !== Object.prototype) throw reject(`unsupported value of type ${typeName(value)}`);
+  if (depth > MAX_BODY_DEPTH) throw reject(`nested deeper than the maximum of ${MAX_BODY_DEPTH} levels`);
+  if (isArray) {
+    const items = value as unknown[];
+    const out: unknown[] = new Array<unknown>(items.length);
+    for (let index = 0; index < items.length; index++) {
+      keys.push(index);
+      out[index] = checkValue(items[index], depth + 1, keys);
+      keys.pop();
+    }
+    return out;
   }
   const out = Object.create(null) as Record<string, unknown>;
-  const entries: Iterable<[unknown, unknown]> = item.value instanceof Map ? item.value : Object.entries(item.value as object);
-  for (const [key, value] of entries) {
+  const entries: Iterable<[unknown, unknown]> = value instanceof Map ? value : Object.entries(value as object);
+  for (const [key, item] of entries) {
     if (typeof key !== "string") throw reject(`map key of type ${typeName(key)}: expected a string`);
     if (LONE_SURROGATE.test(key)) throw reject(`key ${JSON.stringify(key)} contains a lone UTF-16 surrogate, which is not valid Unicode`);
-    // Children are checked last first: claim the key now to keep the order of keys.
-    out[key] = undefined;
-    stack.push({ value, depth, parent: item, key, assign: (checked) => (out[key] = checked) });
+    keys.push(key);
+    out[key] = checkValue(item, depth + 1, keys);
+    keys.pop();
   }
-  item.assign(out);
+  return out;
 }
 
 /** Group encoded items into chunks whose summed size stays within `maxBytes`. */

@@ -8,7 +8,7 @@
  * when the input has the wrong shape.
  */
 import type { AnyValue } from "../domain/any.js";
-import { anyJsonValue } from "../domain/any.js";
+import { anyFromJson, anyJsonValue } from "../domain/any.js";
 import type { Container, ContainerInput } from "../domain/container.js";
 import type { ContentInfo } from "../domain/content.js";
 import { InvalidArgument } from "../domain/errors.js";
@@ -126,7 +126,6 @@ export function readUpdateMask(body: Body, field = "updateMask"): string[] {
   return readStringList(body, field);
 }
 
-const encoder = new TextEncoder();
 
 export function readAny(body: Body, field: string, path = field): AnyValue | undefined {
   const value = body[field];
@@ -145,7 +144,7 @@ function anyFromBody(value: Body, path: string): AnyValue {
   const inner = value.value;
   if (inner === undefined) return { typeUrl, value: new Uint8Array() };
   if (inner instanceof Uint8Array) return { typeUrl, value: new Uint8Array(inner) };
-  return { typeUrl, value: encoder.encode(JSON.stringify(inner)) };
+  return anyFromJson(typeUrl, inner);
 }
 
 export function readAnyMap(body: Body, field: string, path = field): Record<string, AnyValue> | undefined {

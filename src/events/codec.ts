@@ -28,7 +28,13 @@ export interface Envelope {
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false });
+/**
+ * `copyBuffers`: binary values (a container's spec, runtime options) get their own
+ * memory. Without it they are views into the buffer the message arrived in,
+ * which the NATS client shares among many messages, so every record the view
+ * keeps would also keep its neighbours' bytes alive.
+ */
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, copyBuffers: true });
 
 export function packValue(value: unknown): Uint8Array {
   return packr.pack(value);
