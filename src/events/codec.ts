@@ -9,6 +9,7 @@ import { Packr, Unpackr } from "msgpackr";
 import type { Timestamp } from "../domain/time.js";
 import type { MetadataEvent } from "./types.js";
 import { EVENT_VERSIONS, upcast } from "./upcast.js";
+import { emptyMap } from "../domain/labels.js";
 
 /** Version of the envelope layout. */
 export const ENVELOPE_VERSION = 1;
@@ -40,14 +41,35 @@ export function packValue(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
-/** Decode MessagePack into plain values with null-prototype objects for maps. */
+/** Decode MessagePack into plain values, with objects that inherit nothing for maps (see emptyMap). */
 export function unpackValue(bytes: Uint8Array): unknown {
   return toPlain(unpackr.unpack(bytes));
 }
 
+/** Strings up to this length are shared between the records decoded from the log. */
+const SHARED_STRING_MAX_LENGTH = 64;
+/** Distinct strings remembered for sharing; the table starts again when it is full. */
+const SHARED_STRINGS_MAX = 16_384;
+let sharedStrings = new Map<string, string>();
+
+/**
+ * The one copy of a short string seen before. Records repeat the same image,
+ * runtime, snapshotter, type URL and label values; each decoded copy costs its
+ * own 30 to 80 bytes in every record the view keeps.
+ */
+function shared(text: string): string {
+  if (text.length > SHARED_STRING_MAX_LENGTH) return text;
+  const known = sharedStrings.get(text);
+  if (known !== undefined) return known;
+  if (sharedStrings.size >= SHARED_STRINGS_MAX) sharedStrings = new Map();
+  sharedStrings.set(text, text);
+  return text;
+}
+
 function toPlain(value: unknown): unknown {
+  if (typeof value === "string") return shared(value);
   if (value instanceof Map) {
-    const out = Object.create(null) as Record<string, unknown>;
+    const out = emptyMap<unknown>();
     for (const [key, inner] of value) out[String(key)] = toPlain(inner);
     return out;
   }

@@ -9,6 +9,7 @@
  * `updated_at`) in container and image events.
  */
 import type { EventType } from "./types.js";
+import { emptyMap } from "../domain/labels.js";
 
 /** Current payload version of every event type. */
 export const EVENT_VERSIONS: Record<EventType, number> = {
@@ -43,7 +44,7 @@ export class FutureEventError extends Error {}
 /** Rename keys of a record in place of a copy; missing keys are left alone. */
 function renamed(record: unknown, names: Record<string, string>): unknown {
   if (typeof record !== "object" || record === null) return record;
-  const out = Object.create(null) as RawEvent;
+  const out = emptyMap<unknown>() as RawEvent;
   for (const [key, value] of Object.entries(record)) out[names[key] ?? key] = value;
   return out;
 }

@@ -14,7 +14,7 @@ import type { Container } from "../domain/container.js";
 import type { ContentInfo } from "../domain/content.js";
 import { errorFromReply } from "../domain/errors.js";
 import type { Image } from "../domain/image.js";
-import type { StringMap } from "../domain/labels.js";
+import { emptyMap, type StringMap } from "../domain/labels.js";
 import type { Lease } from "../domain/lease.js";
 import type { Snapshot } from "../domain/snapshot.js";
 import { emptyState, newNamespaceState, type MetadataState } from "../domain/state.js";
@@ -153,7 +153,7 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false });
 
 function toPlain(value: unknown): unknown {
   if (value instanceof Map) {
-    const out = Object.create(null) as Record<string, unknown>;
+    const out = emptyMap<unknown>();
     for (const [key, inner] of value) out[String(key)] = toPlain(inner);
     return out;
   }
