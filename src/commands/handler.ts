@@ -108,8 +108,15 @@ export class CommandHandler {
       let event: LifecycleEvent;
       switch (snapshot.value) {
         case "deciding": {
+          // After a failed or unanswered append, or a wait for the view, the view may
+          // hold this very request's event: its outcome is the answer, not a new decision
+          // (deleting again would fail NotFound).
+          if (snapshot.context.attempts > 1 || caughtUp) {
+            const earlier = this.projection.requestOutcome(command.requestId);
+            if (earlier) return this.replay<R>(command, earlier.seq);
+          }
+          const decidedAt = this.projection.seq;
           try {
-            const decidedAt = this.projection.seq;
             decision = this.decide(command);
             if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
             if (decision.event && subject !== locked) {
@@ -132,7 +139,7 @@ export class CommandHandler {
             // A rejection may come from a view behind the log (another instance
             // just wrote). Decide once more on a view that has caught up, so
             // that an error never contradicts a write that came before it.
-            if (!caughtUp && error instanceof MetadataError && (await this.catchUpWithLog())) {
+            if (!caughtUp && error instanceof MetadataError && (await this.catchUpWithLog(decidedAt))) {
               caughtUp = true;
               continue;
             }
@@ -195,14 +202,19 @@ export class CommandHandler {
     return verdict ? { result: decision!.result, revision, verdict } : { result: decision!.result, revision };
   }
 
-  /** Wait until the view has applied the whole log as it is now; false when it had already. */
-  private async catchUpWithLog(): Promise<boolean> {
+  /**
+   * Wait until the view has applied the whole log as it is now; false when the view
+   * at `decidedAt`, the sequence a decision was made at, had applied it already.
+   * The view may move while the log's position is read: comparing with the view's
+   * sequence then would take a rejection made on the older view for a current one.
+   */
+  private async catchUpWithLog(decidedAt: number): Promise<boolean> {
     // Without the log's position the rejection might come from a stale view:
     // report the failure to check rather than a possibly wrong answer.
     const last = await this.store.lastSeq().catch((error: unknown) => {
       throw new Unavailable(`cannot check that the view is current: ${(error as Error).message}`, { cause: error });
     });
-    if (last <= this.projection.seq) return false;
+    if (last <= decidedAt) return false;
     await this.projection.waitFor(last, this.applyTimeoutMs);
     return true;
   }

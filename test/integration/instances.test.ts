@@ -75,7 +75,10 @@ describe("three instances", () => {
         const names = (await client.namespaces.list({ minRevision: revision })).map((ns) => ns.name);
         assert.ok(names.includes(name), "a stored container's namespace exists on every instance");
       }
-      if (deleted.status === "rejected") assert.equal((deleted.reason as { kind: string }).kind, "FailedPrecondition");
+      if (deleted.status === "rejected") {
+        const reason = deleted.reason as { kind: string; message: string };
+        assert.equal(reason.kind, "FailedPrecondition", `round ${round}: ${reason.message}`);
+      }
     }
   });
 
