@@ -292,7 +292,7 @@ function checkReplySize(size: number, maxPayload: number): void {
 }
 
 /** nats-server's default max payload, used when the server does not say. */
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /** Largest chunk of a chunked list, so that a chunk and its headers always fit. */
 const CHUNK_BYTES = 256 * 1024;
 

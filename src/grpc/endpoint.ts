@@ -5,6 +5,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { MethodTable, ServiceDeps } from "../api/context.js";
+import { limitedCommands, recordLimit } from "../api/limits.js";
+import { DEFAULT_MAX_PAYLOAD } from "../api/service.js";
 import type { Layout } from "../nats/subjects.js";
 import { subscribeMethod } from "./events.js";
 import { metadataServices, namespaceOf } from "./handlers.js";
@@ -34,7 +36,10 @@ export async function startGrpcEndpoint(options: GrpcEndpointOptions): Promise<G
     metadataExports: { prefix: options.layout.prefix, log_stream: options.layout.logStream },
   };
 
-  const services: GrpcServices = metadataServices(options.methods, options.deps);
+  // Writes over gRPC append to the same log as over NATS, so the same record limit applies.
+  const maxPayload = options.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  const deps: ServiceDeps = { ...options.deps, commands: limitedCommands(options.deps.commands, recordLimit(maxPayload)) };
+  const services: GrpcServices = metadataServices(options.methods, deps);
   services.events = { ...services.events, Subscribe: subscribeMethod(options.nc, options.layout, protos.root, options.log) };
   Object.assign(services, infoServices(() => services, info));
 

@@ -111,6 +111,15 @@ describe("gRPC endpoint", { skip: missingContainerdProtos() ?? false }, () => {
     assert.equal(filter.kind, "InvalidArgument");
   });
 
+  it("applies the record size limit of the NATS API", async () => {
+    // 200 labels of 4000 bytes each: every label is valid, the record is 800 KB.
+    const labels = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, "v".repeat(4000)]));
+    const tooLarge = await failure(client.unary("containers", "Create", { container: container("huge", { labels }) }, { namespace: NS }));
+    assert.equal(tooLarge.kind, "InvalidArgument");
+    assert.match(tooLarge.message, /container "huge": the record would encode to \d+ bytes, above the maximum of 524288 bytes/);
+    assert.equal((await failure(client.unary("containers", "Get", { id: "huge" }, { namespace: NS }))).kind, "NotFound");
+  });
+
   it("serves snapshot records: Stat, List, Usage, Update, Remove", async () => {
     await stack.client.snapshots.prepare({ snapshotter: "native", key: "s-1", parent: "" }, { namespace: NS });
     const { info } = await client.unary("snapshots", "Stat", { snapshotter: "native", key: "s-1" }, { namespace: NS });
