@@ -1,13 +1,11 @@
 /**
- * A private containerd for the comparisons: Debian's containerd 1.6 with its own
- * root, state and unix socket in a temporary directory, the CRI and every plugin
- * that runs or mounts containers disabled, and stopped by its PID. Only its
- * metadata services (containers, images, ...) are used.
+ * The containerd of the comparisons: test/helpers/containerd.ts's private
+ * containerd in a temporary directory, of which only the metadata services
+ * (containers, images, ...) are used, and lean gRPC clients for the load.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type protobuf from "protobufjs";
 import type { Body } from "../../src/api/wire.js";
@@ -15,37 +13,7 @@ import { ContainerdClient } from "../../src/grpc/client.js";
 import { messageFromBody } from "../../src/grpc/convert.js";
 import { loadContainerdProtos, SERVICE_NAMES, type ContainerdProtos } from "../../src/grpc/protos.js";
 import { NAMESPACE_METADATA } from "../../src/grpc/server.js";
-
-const DISABLED_PLUGINS = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.internal.v1.restart",
-  "io.containerd.internal.v1.tracing",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.monitor.v1.cgroups",
-  "io.containerd.runtime.v1.linux",
-  "io.containerd.runtime.v2.task",
-  "io.containerd.service.v1.tasks-service",
-  "io.containerd.grpc.v1.tasks",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.overlayfs",
-  "io.containerd.snapshotter.v1.zfs",
-];
-
-function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin"].filter((dir) => dir !== "");
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
+import { ContainerdProcess, findExecutable } from "../../test/helpers/containerd.js";
 
 /**
  * Why containerd comparisons cannot run here, or undefined when they can: the
@@ -125,17 +93,15 @@ export class LeanContainersClient {
 }
 
 export class PrivateContainerd {
-  private child: ChildProcess | undefined;
-  private stderr = "";
-  readonly dir = mkdtempSync(join(tmpdir(), "ctrmeta-bench-containerd-"));
+  private readonly process = new ContainerdProcess(mkdtempSync(join(tmpdir(), "ctrmeta-bench-containerd-")));
   readonly protos: ContainerdProtos = loadContainerdProtos();
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.process.pid;
   }
 
   get socket(): string {
-    return join(this.dir, "containerd.sock");
+    return this.process.socket;
   }
 
   /** A new lean containers client (its own HTTP/2 connection) for requests in `namespace`. */
@@ -151,7 +117,14 @@ export class PrivateContainerd {
   static async start(): Promise<PrivateContainerd> {
     const containerd = new PrivateContainerd();
     try {
-      await containerd.run();
+      await containerd.process.start(async () => {
+        const client = containerd.client();
+        try {
+          await client.unary("version", "Version", {});
+        } finally {
+          client.close();
+        }
+      });
     } catch (error) {
       await containerd.stop();
       throw error;
@@ -159,57 +132,9 @@ export class PrivateContainerd {
     return containerd;
   }
 
-  private async run(): Promise<void> {
-    const binary = findExecutable("containerd");
-    if (!binary) throw new Error("containerd is not on PATH");
-    const config = [
-      "version = 2",
-      `root = ${JSON.stringify(join(this.dir, "root"))}`,
-      `state = ${JSON.stringify(join(this.dir, "state"))}`,
-      `disabled_plugins = ${JSON.stringify(DISABLED_PLUGINS)}`,
-      "[grpc]",
-      `  address = ${JSON.stringify(this.socket)}`,
-      "[ttrpc]",
-      `  address = ${JSON.stringify(`${this.socket}.ttrpc`)}`,
-      "[debug]",
-      '  address = ""',
-      "[metrics]",
-      '  address = ""',
-    ].join("\n");
-    writeFileSync(join(this.dir, "config.toml"), `${config}\n`);
-    const child = spawn(binary, ["--config", join(this.dir, "config.toml")], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-8000);
-    });
-    this.child = child;
-
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const client = this.client();
-      try {
-        await client.unary("version", "Version", {});
-        return;
-      } catch (error) {
-        if (Date.now() > deadline || child.exitCode !== null) {
-          throw new Error(`containerd did not start: ${(error as Error).message}\n${this.stderr}`);
-        }
-      } finally {
-        client.close();
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  /** Stop containerd by PID (SIGTERM, SIGKILL after 10 s) and remove its directory. */
+  /** Stop containerd by PID and remove its directory. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.process.stop();
+    rmSync(this.process.dir, { recursive: true, force: true });
   }
 }

@@ -55,6 +55,13 @@ export interface ClientOptions extends NatsAuthOptions {
   timeoutMs?: number;
   /** An existing connection to use instead of connecting; the client will not close it. */
   connection?: NatsConnection;
+  /**
+   * Read your own writes whichever instance answers (default true): every request
+   * carries the highest revision this client has received as its minimum revision
+   * (see CallOptions.minRevision). NATS spreads requests over all instances, whose
+   * views may trail the one that answered a write by a few milliseconds.
+   */
+  readYourWrites?: boolean;
 }
 
 export interface CallOptions {
@@ -91,12 +98,16 @@ export class Client {
   readonly history = new HistoryClient(this);
   readonly status = new StatusClient(this);
 
+  /** The highest revision a reply carried, when the client reads its own writes. */
+  private seenRevision = 0;
+
   private constructor(
     readonly nc: NatsConnection,
     readonly layout: Layout,
     readonly namespace: string,
     private readonly timeoutMs: number,
     private readonly ownsConnection: boolean,
+    private readonly readYourWrites: boolean,
   ) {}
 
   static async connect(options: ClientOptions = {}): Promise<Client> {
@@ -106,7 +117,7 @@ export class Client {
       options.connection ??
       (await connect({ servers: (options.servers ?? "nats://127.0.0.1:4222").split(","), name: "ctrmeta-client", noAsyncTraces: true, ...auth }));
     const namespace = options.namespace ?? process.env.CONTAINERD_NAMESPACE ?? "default";
-    return new Client(nc, new Layout(options.prefix), namespace, options.timeoutMs ?? 30_000, options.connection === undefined);
+    return new Client(nc, new Layout(options.prefix), namespace, options.timeoutMs ?? 30_000, options.connection === undefined, options.readYourWrites ?? true);
   }
 
   /** Send one request and return the reply body, or throw the error it carries. */
@@ -122,7 +133,13 @@ export class Client {
     } catch (error) {
       throw requestError(service, method, error);
     }
-    return decodeReply(reply);
+    return this.seen(decodeReply(reply));
+  }
+
+  /** Remember the revision of a reply, for the minimum revision of later requests. */
+  private seen<T extends { revision?: number }>(result: T): T {
+    if (this.readYourWrites && result.revision !== undefined && result.revision > this.seenRevision) this.seenRevision = result.revision;
+    return result;
   }
 
   private prepare(service: string, method: string, options: CallOptions): { subject: string; headers: MsgHdrs } {
@@ -132,7 +149,8 @@ export class Client {
     headers.set(REQUEST_ID_HEADER, options.requestId ?? randomUUID());
     if (namespace !== "") headers.set(NAMESPACE_HEADER, namespace);
     if (options.lease) headers.set(LEASE_HEADER, options.lease);
-    if (options.minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(options.minRevision));
+    const minRevision = options.minRevision ?? (this.seenRevision > 0 ? this.seenRevision : undefined);
+    if (minRevision !== undefined) headers.set(MIN_REVISION_HEADER, String(minRevision));
     if (options.minRevisionWaitMs !== undefined) headers.set(WAIT_HEADER, String(options.minRevisionWaitMs));
     if (options.at !== undefined) headers.set(AT_HEADER, String(options.at));
     const subject = this.layout.apiSubject(namespace === "" ? undefined : namespace, service, method);
@@ -164,7 +182,7 @@ export class Client {
           ended = true;
           break;
         }
-        const { body: chunk } = decodeReply(reply);
+        const { body: chunk } = this.seen(decodeReply(reply));
         yield (chunk[field] ?? []) as T[];
       }
     } catch (error) {

@@ -11,53 +11,22 @@
  * no tasks, no snapshotters that mount anything.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ContainerdClient } from "../../src/grpc/client.js";
+import { ContainerdProcess, findExecutable } from "../helpers/containerd.js";
 import { startStack, type Stack } from "../helpers/nats.js";
 import { missingContainerdProtos } from "../../src/grpc/protos.js";
-
-/** Find an executable on PATH (or in /usr/sbin, /usr/bin) and return its absolute path. */
-function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/bin"].filter((dir) => dir !== "");
-  for (const dir of dirs) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // Not in this folder.
-    }
-  }
-  return undefined;
-}
 
 const CTR = findExecutable("ctr");
 const CONTAINERD = findExecutable("containerd");
 const SKIP = CTR && CONTAINERD ? (missingContainerdProtos() ?? false) : "ctr or containerd is not on PATH: install Debian's containerd package (npm run setup -- --grpc) to run these tests";
 
 const NAMESPACE = "ctr-test";
-const DISABLED_PLUGINS = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.internal.v1.restart",
-  "io.containerd.internal.v1.tracing",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.monitor.v1.cgroups",
-  "io.containerd.runtime.v1.linux",
-  "io.containerd.runtime.v2.task",
-  "io.containerd.service.v1.tasks-service",
-  "io.containerd.grpc.v1.tasks",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.overlayfs",
-  "io.containerd.snapshotter.v1.zfs",
-];
-
 interface CtrResult {
   stdout: string;
   stderr: string;
@@ -102,62 +71,10 @@ interface Compared {
   containerd: CtrResult;
 }
 
-/** A containerd started for the tests, stopped by its PID. */
-class PrivateContainerd {
-  private child: ChildProcess | undefined;
-  log = "";
-
-  constructor(readonly dir: string) {}
-
-  get socket(): string {
-    return join(this.dir, "containerd.sock");
-  }
-
-  async start(): Promise<void> {
-    const config = [
-      "version = 2",
-      `root = ${JSON.stringify(join(this.dir, "root"))}`,
-      `state = ${JSON.stringify(join(this.dir, "state"))}`,
-      `disabled_plugins = ${JSON.stringify(DISABLED_PLUGINS)}`,
-      "[grpc]",
-      `  address = ${JSON.stringify(this.socket)}`,
-      "[ttrpc]",
-      `  address = ${JSON.stringify(`${this.socket}.ttrpc`)}`,
-      "[debug]",
-      '  address = ""',
-      "[metrics]",
-      '  address = ""',
-    ].join("\n");
-    writeFileSync(join(this.dir, "config.toml"), `${config}\n`);
-    const child = spawn(CONTAINERD!, ["--config", join(this.dir, "config.toml")], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      this.log = (this.log + chunk.toString("utf8")).slice(-20_000);
-    });
-    this.child = child;
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const version = await runCtr(this.socket, ["version"]);
-      if (version.code === 0) return;
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`containerd did not start: ${version.stderr}\n${this.log}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
 describe("ctr against ctrmeta and containerd", { skip: SKIP }, () => {
   let dir: string;
   let stack: Stack;
-  let containerd: PrivateContainerd;
+  let containerd: ContainerdProcess;
   let ctrmetaSocket: string;
   let rootfs: string;
 
@@ -167,9 +84,12 @@ describe("ctr against ctrmeta and containerd", { skip: SKIP }, () => {
     mkdirSync(rootfs);
     ctrmetaSocket = join(dir, "ctrmeta.sock");
     mkdirSync(join(dir, "containerd"));
-    containerd = new PrivateContainerd(join(dir, "containerd"));
+    containerd = new ContainerdProcess(join(dir, "containerd"));
     stack = await startStack({ grpcAddress: ctrmetaSocket });
-    await containerd.start();
+    await containerd.start(async () => {
+      const version = await runCtr(containerd.socket, ["version"]);
+      if (version.code !== 0) throw new Error(version.stderr);
+    });
   });
 
   after(async () => {

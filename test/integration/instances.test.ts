@@ -82,6 +82,38 @@ describe("three instances", () => {
     }
   });
 
+  it("a client reads its own writes whichever instance answers", async () => {
+    // A plain subscriber gets a copy of every request the queue group serves.
+    const seen = new Map<string, string>();
+    const copies = clients[0]!.nc.subscribe(`${clients[0]!.layout.prefix}.api.v1.>`, {
+      callback: (_error, msg) => {
+        seen.set(msg.headers?.get("Ctrmeta-Request-Id") ?? "", msg.headers?.get("Ctrmeta-Min-Revision") ?? "");
+      },
+    });
+    try {
+      const client = clients[3]!;
+      await client.containers.create(container("own"));
+      for (let i = 0; i < 50; i++) {
+        const written = await client.call("containers", "update", { container: { id: "own", labels: { n: String(i) } }, updateMask: ["labels.n"] });
+        const read = await client.call("containers", "get", { id: "own" }, { requestId: `own-read-${i}` });
+        assert.equal((read.body.container as { labels: Record<string, string> }).labels.n, String(i), "the read sees the write before it");
+        await clients[0]!.nc.flush();
+        assert.equal(seen.get(`own-read-${i}`), String(written.revision), "the read asked for the write's revision");
+      }
+      const opted = await Client.connect({ servers: nats.url, readYourWrites: false });
+      try {
+        await opted.containers.get("own");
+        await opted.call("containers", "get", { id: "own" }, { requestId: "opted-out" });
+        await clients[0]!.nc.flush();
+        assert.equal(seen.get("opted-out"), "", "readYourWrites: false sends no minimum revision");
+      } finally {
+        await opted.close();
+      }
+    } finally {
+      copies.unsubscribe();
+    }
+  });
+
   it("reads wait for another instance's revision", async () => {
     for (let i = 0; i < 100; i++) {
       const writer = clients[i % clients.length]!;
