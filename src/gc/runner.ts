@@ -71,7 +71,7 @@ type SchedulerSnapshot = ReturnType<typeof initialTransition<typeof gcScheduler>
 
 export class GcRunner {
   private snapshot: SchedulerSnapshot;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private timerAt: number | undefined;
   private messages: ConsumerMessages | undefined;
   private consuming: Promise<void> | undefined;
@@ -202,14 +202,30 @@ export class GcRunner {
   private arm(): void {
     const at = this.snapshot.value === "waiting" ? this.snapshot.context.nextAt : undefined;
     if (at === this.timerAt) return;
-    clearTimeout(this.timer);
+    this.clearTimer();
     this.timerAt = at;
     if (at === undefined || this.stopped) return;
-    this.timer = setTimeout(() => {
+    const tick = () => {
       this.timerAt = undefined;
       this.send({ type: "tick", now: Date.now() });
-    }, Math.max(0, at - Date.now()));
-    this.timer.unref();
+    };
+    const delay = at - Date.now();
+    // A tick due now (a trigger with no schedule delay, as a synchronous delete
+    // sends) runs after the pending I/O: setTimeout would wait at least 1 ms.
+    if (delay <= 0) {
+      this.timer = setImmediate(tick);
+    } else {
+      this.timer = setTimeout(tick, delay);
+      this.timer.unref();
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    // Only a Timeout can be refreshed; the other kind is an Immediate.
+    if ("refresh" in this.timer) clearTimeout(this.timer);
+    else clearImmediate(this.timer);
+    this.timer = undefined;
   }
 
   private async collect(): Promise<void> {
@@ -237,7 +253,7 @@ export class GcRunner {
   /** Stop consuming and scheduling; pending waiters fail with Unavailable. */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    clearTimeout(this.timer);
+    this.clearTimer();
     clearTimeout(this.batchTimer);
     clearInterval(this.watchdog);
     await this.collecting?.catch(() => undefined);
