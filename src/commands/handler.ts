@@ -30,10 +30,10 @@ export interface Command<R> {
   requestId: string;
   decide: (state: MetadataState, meta: CommandMeta) => Decision<R>;
   /**
-   * What this command may have appended in an earlier attempt. A request id whose
-   * event in the log this rejects, or that belongs to another namespace, was reused
-   * by a different request and fails InvalidArgument instead of replaying a result
-   * of another shape. Unset: any earlier event with this request id is replayed.
+   * Test of the event an earlier attempt of this command may have appended. When the
+   * event with this request id fails the test or is in another namespace, the id was
+   * reused by a different request, so the command fails InvalidArgument instead of
+   * returning a result of another shape. When unset, any such event is replayed.
    */
   retryOf?: { operation: string; accepts: (event: MetadataEvent) => boolean };
 }
@@ -70,8 +70,8 @@ export class CommandHandler {
 
   async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
     // A retried request gets the outcome of its first attempt, even long after it.
-    const earlier = this.projection.requestOutcome(command.requestId);
-    if (earlier) return this.replay<R>(command, earlier.seq);
+    const earlier = this.replayIfApplied(command);
+    if (earlier) return earlier;
 
     let release: (() => void) | undefined;
     try {
@@ -108,12 +108,12 @@ export class CommandHandler {
       let event: LifecycleEvent;
       switch (snapshot.value) {
         case "deciding": {
-          // After a failed or unanswered append, or a wait for the view, the view may
-          // hold this very request's event: its outcome is the answer, not a new decision
-          // (deleting again would fail NotFound).
+          // After a conflict or a catch-up, the view may contain this request's own
+          // event. Its outcome is the result, because deciding again could fail (a second
+          // delete fails NotFound).
           if (snapshot.context.attempts > 1 || caughtUp) {
-            const earlier = this.projection.requestOutcome(command.requestId);
-            if (earlier) return this.replay<R>(command, earlier.seq);
+            const earlier = this.replayIfApplied(command);
+            if (earlier) return earlier;
           }
           const decidedAt = this.projection.seq;
           try {
@@ -126,10 +126,10 @@ export class CommandHandler {
               // The view may have moved while this command waited for its turn,
               // possibly applying an earlier attempt of this very request. The
               // view changes only by applying events, so an unchanged sequence
-              // means the decision stands; deciding again would only cost time.
+              // means the decision is still valid and deciding again would only cost time.
               if (this.projection.seq !== decidedAt) {
-                const earlier = this.projection.requestOutcome(command.requestId);
-                if (earlier) return this.replay<R>(command, earlier.seq);
+                const earlier = this.replayIfApplied(command);
+                if (earlier) return earlier;
                 decision = this.decide(command);
                 if (decision.event) subject = this.layout.aggregateSubject(command.namespace, aggregateOf(decision.event));
               }
@@ -203,20 +203,26 @@ export class CommandHandler {
   }
 
   /**
-   * Wait until the view has applied the whole log as it is now; false when the view
-   * at `decidedAt`, the sequence a decision was made at, had applied it already.
-   * The view may move while the log's position is read: comparing with the view's
-   * sequence then would take a rejection made on the older view for a current one.
+   * Wait until the view has applied the whole log as it is now. Returns false when
+   * the view had already applied it at `decidedAt`, the sequence the decision was
+   * made at. The view may move while the log's position is read, so comparing with
+   * its current sequence could mistake a rejection on an older view for a current one.
    */
   private async catchUpWithLog(decidedAt: number): Promise<boolean> {
-    // Without the log's position the rejection might come from a stale view:
-    // report the failure to check rather than a possibly wrong answer.
+    // Without the log's position the rejection might come from a stale view, so
+    // report that the check failed rather than a possibly wrong result.
     const last = await this.store.lastSeq().catch((error: unknown) => {
       throw new Unavailable(`cannot check that the view is current: ${(error as Error).message}`, { cause: error });
     });
     if (last <= decidedAt) return false;
     await this.projection.waitFor(last, this.applyTimeoutMs);
     return true;
+  }
+
+  /** Return the replayed outcome of this request's earlier attempt, when the view has applied it. */
+  private replayIfApplied<R>(command: Command<R>): Promise<CommandOutcome<R>> | undefined {
+    const earlier = this.projection.requestOutcome(command.requestId);
+    return earlier ? this.replay<R>(command, earlier.seq) : undefined;
   }
 
   /** Rebuild the outcome of an earlier attempt from its event in the log. */
@@ -242,9 +248,10 @@ export class CommandHandler {
   }
 
   /**
-   * Take this instance's turn on `subject`; returns the release function, at once
-   * when no earlier command holds or waits for the subject (so the caller does not
-   * yield and its view cannot move), else once the earlier commands released it.
+   * Take this instance's turn on `subject` and return the release function. It is
+   * returned at once when no earlier command has or waits for the subject, so the
+   * caller does not yield and its view cannot move. Otherwise a promise resolves to
+   * it once the earlier commands have released the subject.
    */
   private lock(subject: string): (() => void) | Promise<() => void> {
     const previous = this.locks.get(subject);
