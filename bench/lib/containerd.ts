@@ -104,12 +104,12 @@ export class PrivateContainerd {
     return this.process.socket;
   }
 
-  /** A new lean containers client (its own HTTP/2 connection) for requests in `namespace`. */
+  /** Open a lean containers client (its own HTTP/2 connection) for requests in `namespace`. */
   containers(namespace: string): LeanContainersClient {
     return new LeanContainersClient(this.socket, this.protos, namespace);
   }
 
-  /** A new gRPC client (its own HTTP/2 connection) to this containerd. */
+  /** Open a gRPC client (its own HTTP/2 connection) to this containerd. */
   client(): ContainerdClient {
     return ContainerdClient.connect(this.socket, this.protos);
   }

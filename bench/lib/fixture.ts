@@ -66,7 +66,7 @@ export function containerBody(id: string, index = 0): ContainerBody {
   };
 }
 
-/** The list filter that matches one group: a tenth of the containers. */
+/** Return the list filter that matches one group: a tenth of the containers. */
 export function groupFilter(group: number): string {
   return `labels."${GROUP_LABEL}"==g${group}`;
 }

@@ -21,8 +21,8 @@ import { runLoad } from "./measure.js";
 const TIME = "2026-12-04T20:11:48.546000000Z";
 
 /**
- * A distinct time for record `index`, as real records have: the view shares equal
- * short strings between records, so one time for all would understate its memory.
+ * Return a distinct time for record `index`, as real records have. The view shares
+ * equal short strings between records, so one time for all would understate its memory.
  */
 function timeOf(index: number): string {
   return `2026-12-04T20:11:48.${String(index % 1_000_000_000).padStart(9, "0")}Z`;
@@ -31,7 +31,7 @@ function timeOf(index: number): string {
 /** The template's spec as compact JSON bytes, shared by every record: records are never mutated. */
 const SPEC_VALUE = new TextEncoder().encode(JSON.stringify(containerBody("template").spec.value));
 
-/** The domain record of `containerBody(id, index)`, with `generation` in a label so updates differ. */
+/** Build the domain record of `containerBody(id, index)`, with `generation` in a label so updates differ. */
 export function containerRecord(id: string, index: number, generation = 0): Container {
   const body = containerBody(id, index);
   const labels = Object.assign(Object.create(null) as Record<string, string>, body.labels);
@@ -51,7 +51,7 @@ export function containerRecord(id: string, index: number, generation = 0): Cont
   };
 }
 
-/** A content record of `size` bytes for digest `sha256:<64 hex digits of index>`. */
+/** Build a content record for digest `sha256:<64 hex digits of index>`. */
 export function contentRecord(index: number): ContentInfo {
   return { digest: digestOf(index), size: 1024 + (index % 4096), labels: Object.create(null) as Record<string, string>, createdAt: TIME, updatedAt: TIME };
 }
@@ -98,8 +98,8 @@ export async function appendEvents(
 }
 
 /**
- * The event mix of a long-lived log: `containers` creations, then updates that
- * change one label, round robin over the containers.
+ * Return the event mix of a long-lived log: `containers` creations, then updates
+ * that change one label, round robin over the containers.
  */
 export function containerHistory(containers: number): (index: number) => MetadataEvent {
   return (index) => {

@@ -15,7 +15,7 @@ export const RAW_ECHO_SUBJECT = "rawbench.echo";
 /** Header naming the object of a raw command, which picks its subject. */
 export const RAW_ID_HEADER = "Bench-Id";
 
-/** A file-stored stream configured like ctrmeta's log (no dedupe id is sent to it). */
+/** Create a file-stored stream configured like ctrmeta's log (no dedupe id is sent to it). */
 export async function createRawStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
   await jsm.streams.add({
     name: RAW_STREAM,
@@ -34,7 +34,7 @@ export async function deleteRawStream(jsm: JetStreamManager): Promise<void> {
 }
 
 export interface RawServices {
-  /** Make the echo answer with `reply` from now on. */
+  /** Make the echo reply with `reply` from now on. */
   setEchoReply(reply: Uint8Array): void;
   stop(): Promise<void>;
 }
@@ -42,7 +42,7 @@ export interface RawServices {
 /**
  * The ceiling of a command: a @nats-io/services endpoint that publishes the request
  * body to `rawbench.log.<id>` expecting the subject to have no message yet, and
- * replies with the sequence. And a core echo that answers every request with
+ * replies with the sequence. And a core echo that replies to every request with
  * `echoReply`, the ceiling of a read.
  */
 export async function startRawServices(nc: NatsConnection, echoReply: Uint8Array): Promise<RawServices> {

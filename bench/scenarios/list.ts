@@ -1,7 +1,7 @@
 /**
- * List with a label filter over a namespace of many containers: ctrmeta's chunked
- * list against containerd's ListStream (what containerd's own client uses), with
- * the same records and filter; the filter matches a tenth of them.
+ * List with a label filter over a namespace of many containers. ctrmeta's chunked
+ * list runs against containerd's ListStream, which containerd's own client uses,
+ * with the same records and a filter that matches a tenth of them.
  */
 import { containerBody, groupFilter } from "../lib/fixture.js";
 import { median, runLoad, timed } from "../lib/measure.js";

@@ -1,8 +1,8 @@
 /**
- * Reading the log: rebuilding a view from many events against a raw ordered
- * consumer that keeps each subject's last message in a Map; the memory a view
- * needs per container beyond the container's own bytes; and starting from a view
- * snapshot. These run in this process, one system after the other.
+ * Scenarios that read the log, run in this process one system after the other.
+ * They measure rebuilding a view from many events against a raw ordered consumer
+ * that keeps each subject's last message in a Map, the memory a view needs per
+ * container beyond the container's own bytes, and starting from a view snapshot.
  */
 import { DeliverPolicy } from "@nats-io/jetstream";
 import { pino } from "pino";
@@ -83,7 +83,7 @@ export async function rebuild(options: BenchOptions): Promise<Report> {
   return report;
 }
 
-/** UTF-8 bytes of every string in a container record plus its spec and option bytes: what the record says, before any overhead. */
+/** UTF-8 bytes of every string in a container record plus its spec and option bytes: the record's content, before any overhead. */
 export function payloadBytes(container: Container): number {
   let bytes = 0;
   const text = (value: string) => {
@@ -123,8 +123,8 @@ export async function memory(options: BenchOptions): Promise<Report> {
     const view = await rebuildView(stack);
     collectGarbage();
     const after = heapBytes();
-    const held = view.state.namespaces.get(NAMESPACE)?.containers.size ?? 0;
-    if (held !== containers) throw new Error(`the view holds ${held} containers, expected ${containers}`);
+    const loaded = view.state.namespaces.get(NAMESPACE)?.containers.size ?? 0;
+    if (loaded !== containers) throw new Error(`the rebuilt view contains ${loaded} containers, expected ${containers}`);
     const perContainer = (after - before) / containers;
     const overhead = perContainer - payload / containers;
     console.log(`  ${containers} containers: heap and buffers +${((after - before) / 2 ** 20).toFixed(1)} MiB, ${perContainer.toFixed(0)} bytes each, payload ${(payload / containers).toFixed(0)} bytes each`);

@@ -31,7 +31,7 @@ export const MAX_BODY_DEPTH = 100;
 /** A lone UTF-16 surrogate: JSON can escape one (`"\ud800"`), but UTF-8 cannot carry it. */
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
-/** Where a value sits in the body, for error messages: `request body["a"][0]`. */
+/** Format where a value sits in the body, for error messages: `request body["a"][0]`. */
 function pathOf(keys: ReadonlyArray<string | number>): string {
   let path = "request body";
   for (const key of keys) path += typeof key === "number" ? `[${key}]` : `[${JSON.stringify(key)}]`;

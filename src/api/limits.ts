@@ -57,7 +57,7 @@ export function encodedSize(body: Body): number {
 const ENCODING_ROOM = 1024;
 
 /**
- * An upper bound of the JSON and MessagePack encodings of a record held in
+ * Return an upper bound of the JSON and MessagePack encodings of the record in
  * `value`: a UTF-16 unit takes at most 6 bytes in JSON (`\u0000`), bytes at most 3
  * times their length (base64, or JSON text whose numbers MessagePack may widen to
  * 9-byte floats), and a number or keyword at most 32.
@@ -78,8 +78,8 @@ export function sizeBound(value: unknown, depth = 0): number {
 
 /** Reject a decision whose event would write a record larger than `maxBytes`. */
 export function limitRecordSize<R>(decision: Decision<R>, maxBytes: number): Decision<R> {
-  // Encoding the record to measure it costs as much as the rest of the command;
-  // a bound taken from the event settles almost every write without it.
+  // Encoding the record to measure it costs as much as the rest of the command,
+  // so a bound taken from the event settles almost every write without encoding.
   if (decision.event === undefined || sizeBound(decision.event) + ENCODING_ROOM <= maxBytes) return decision;
   const record = recordOf(decision.event);
   if (record === undefined) return decision;

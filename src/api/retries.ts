@@ -1,7 +1,7 @@
 /**
- * Which earlier events a retried API request may replay. A client retries with the
- * request id of its first attempt and gets that attempt's result; a request id
- * reused for another method would otherwise get a result of another shape.
+ * Tests of the earlier events a retried API request may replay. A client retries
+ * with the request id of its first attempt and gets that attempt's result, so a
+ * request id reused for another method would otherwise get a result of another shape.
  */
 import type { Command, CommandOutcome } from "../commands/handler.js";
 import type { AggregateKind, EventType, MetadataEvent } from "../events/types.js";

@@ -185,7 +185,7 @@ export async function handleRequest(
     return;
   }
   const started = performance.now();
-  // Until the headers are read, an error is answered in JSON.
+  // Until the headers are read, an error reply is encoded in JSON.
   let codec: Codec = JSON_CODEC;
   let outcome = "ok";
   let context: RequestContext | undefined;

@@ -56,7 +56,7 @@ export interface ClientOptions extends NatsAuthOptions {
   /** An existing connection to use instead of connecting; the client will not close it. */
   connection?: NatsConnection;
   /**
-   * Read your own writes whichever instance answers (default true): every request
+   * Read your own writes whichever instance serves the request (default true): every request
    * carries the highest revision this client has received as its minimum revision
    * (see CallOptions.minRevision). NATS spreads requests over all instances, whose
    * views may trail the one that answered a write by a few milliseconds.

@@ -53,9 +53,9 @@ const SHARED_STRINGS_MAX = 16_384;
 let sharedStrings = new Map<string, string>();
 
 /**
- * The one copy of a short string seen before. Records repeat the same image,
- * runtime, snapshotter, type URL and label values; each decoded copy costs its
- * own 30 to 80 bytes in every record the view keeps.
+ * Return the shared copy of a short string seen before. Records repeat the same
+ * image, runtime, snapshotter, type URL and label values, and each decoded copy
+ * costs its own 30 to 80 bytes in every record the view keeps (an estimate).
  */
 function shared(text: string): string {
   if (text.length > SHARED_STRING_MAX_LENGTH) return text;

@@ -57,7 +57,7 @@ function protoRoot(): string {
   return process.env.CTRMETA_PROTO_ROOT || DEFAULT_PROTO_ROOT;
 }
 
-/** Why containerd's API definitions cannot be loaded from `base`, or undefined when every file is there. */
+/** Return why containerd's API definitions cannot be loaded from `base`, or undefined when every file is there. */
 export function missingContainerdProtos(base = protoRoot()): string | undefined {
   for (const file of [...SERVICE_FILES, ...EVENT_FILES].map((name) => join(base, CONTAINERD_API, name))) {
     if (!existsSync(file)) {

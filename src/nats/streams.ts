@@ -130,7 +130,7 @@ export interface ObjectStoreDefinition {
 /**
  * Create or open an object store. The object store checks every object it reads
  * or writes against its SHA-256; @nats-io/obj 3.4 computes that in JavaScript
- * unless told to use node:crypto, which is several times faster on a view snapshot
+ * unless set to use node:crypto, which is several times faster on a view snapshot
  * of tens of megabytes. The setting is process-wide.
  */
 export async function applyObjectStore(nc: NatsConnection, definition: ObjectStoreDefinition, replicas?: number): Promise<ObjectStore> {

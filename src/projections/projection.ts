@@ -48,20 +48,20 @@ interface Waiter {
   resolve: () => void;
 }
 
-/** What most events' kept verdicts are: accepted, with nothing to report. */
+/** Stored verdict of most events: accepted, with nothing to report. */
 const ACCEPTED: Verdict = Object.freeze({ notifications: Object.freeze([]) as unknown as Verdict["notifications"] & [] }) as Verdict;
 
 /**
- * The part of a verdict kept for the commands that read it after the event was
- * applied: the notifications went to the listeners at apply time and can hold
- * whole records, so they are dropped, and accepted verdicts share one object.
+ * Reduce a verdict to what commands read after the event was applied. The
+ * notifications went to the listeners at apply time and can contain whole records,
+ * so they are dropped, and accepted verdicts share one object.
  */
-function keptVerdict(verdict: Verdict): Verdict {
+function storedVerdict(verdict: Verdict): Verdict {
   if (verdict.rejected) return { rejected: verdict.rejected };
   if (verdict.outcome === undefined && !verdict.dirty) return ACCEPTED;
-  const kept: Verdict = { notifications: [], outcome: verdict.outcome };
-  if (verdict.dirty) kept.dirty = true;
-  return kept;
+  const stored: Verdict = { notifications: [], outcome: verdict.outcome };
+  if (verdict.dirty) stored.dirty = true;
+  return stored;
 }
 
 /** How far a bounded map may grow past its bound before its oldest entries go. */
@@ -139,7 +139,7 @@ export class Projection {
       applied = { seq, subject, verdict: { rejected: new UnknownError(`event ${seq} on ${subject} is unreadable: ${(error as Error).message}`) } };
     }
 
-    this.verdicts.set(seq, keptVerdict(applied.verdict));
+    this.verdicts.set(seq, storedVerdict(applied.verdict));
     evictOldest(this.verdicts, VERDICT_HISTORY);
     const requestId = applied.envelope?.req;
     if (requestId && !this.requests.has(requestId)) {
@@ -186,7 +186,7 @@ export class Projection {
     return undefined;
   }
 
-  /** The verdict of an applied event, if still kept, without its notifications (see keptVerdict). */
+  /** The verdict of an applied event, if still kept, without its notifications (see storedVerdict). */
   verdict(seq: number): Verdict | undefined {
     return this.verdicts.get(seq);
   }

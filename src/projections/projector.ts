@@ -43,7 +43,7 @@ export class Projector {
 
   /**
    * Start consuming; resolves once the view has applied everything in the log at
-   * call time, and rejects if the log holds an event this version cannot read.
+   * call time, and rejects if the log contains an event this version cannot read.
    */
   async start(catchUpTimeoutMs = 600_000): Promise<void> {
     const target = (await this.jsm.streams.info(this.layout.logStream)).state.last_seq;

@@ -41,7 +41,7 @@ export const DISABLED_PLUGINS = [
   "io.containerd.snapshotter.v1.zfs",
 ];
 
-/** How long containerd may take to answer its first request. */
+/** Time containerd may take to serve its first request. */
 const START_TIMEOUT_MS = 20_000;
 
 export class ContainerdProcess {
@@ -59,7 +59,7 @@ export class ContainerdProcess {
     return this.child?.pid;
   }
 
-  /** Start containerd and wait until `ready` resolves; `ready` throws while containerd cannot answer yet. */
+  /** Start containerd and wait until `ready` resolves, which throws while containerd cannot serve requests yet. */
   async start(ready: () => Promise<void>): Promise<void> {
     const binary = findExecutable("containerd");
     if (!binary) throw new Error("containerd is not on PATH (install Debian's containerd package)");

@@ -593,8 +593,8 @@ function hostileStrings(rng: Rng): Probe {
     setPath(d.body, path, value);
     if (Buffer.byteLength(value, "utf8") > 4096 && !spec.lenient) expect = "InvalidArgument";
   }
-  const shown = value.length > 40 ? `${JSON.stringify(value.slice(0, 20))}... (${value.length} chars)` : JSON.stringify(value);
-  return probeOf("hostile-string", d, { ...(expect === undefined ? {} : strictly(expect)), describe: `${d.spec.service}.${d.spec.method} ${path.join(".")}=${shown}` });
+  const preview = value.length > 40 ? `${JSON.stringify(value.slice(0, 20))}... (${value.length} chars)` : JSON.stringify(value);
+  return probeOf("hostile-string", d, { ...(expect === undefined ? {} : strictly(expect)), describe: `${d.spec.service}.${d.spec.method} ${path.join(".")}=${preview}` });
 }
 
 /** Labels above the size limit, one huge one or very many. */
@@ -1173,8 +1173,8 @@ async function namespaceScenario(s: Scenario, _rng: Rng, label: string, namespac
   const list = await s.call("namespaces", "list", {});
   s.check(((list?.body.namespaces as Body[] | undefined) ?? []).some((item) => item.name === namespace), "namespace missing from the list");
   await s.call("namespaces", "delete", { name: namespace });
-  const gone = (await s.call("namespaces", "get", { name: namespace }))?.body.namespace as Body | undefined;
-  s.check(Object.keys((gone?.labels as Body | undefined) ?? {}).length === 0, "a deleted namespace still has labels");
+  const deleted = (await s.call("namespaces", "get", { name: namespace }))?.body.namespace as Body | undefined;
+  s.check(Object.keys((deleted?.labels as Body | undefined) ?? {}).length === 0, "a deleted namespace still has labels");
 }
 
 /** Run one valid scenario; namespaces scenarios get a namespace of their own. */
@@ -1366,10 +1366,10 @@ async function runRaw(port: number, run: Run, maxPayload: number): Promise<strin
   run.sent.add("raw-oversize");
   client.publish(Buffer.from(`${PREFIX}.default.containers.list`), `${inbox}.oversize`, Buffer.from("NATS/1.0\r\n\r\n"), OVERSIZE.subarray(0, maxPayload + 1));
   for (let waited = 0; waited < 5000 && !client.closed; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
-  const refusal = client.errors.find((error) => /payload/i.test(error));
-  run.outcomes.add(`raw-oversize -> ${refusal ? "refused by NATS" : "not refused"}`);
-  if (!refusal) fail(run, `nats-server did not refuse a raw message above the max payload (errors: ${client.errors.join("; ")})`, "raw-protocol");
-  else notes.push(`nats-server: ${refusal}`);
+  const payloadError = client.errors.find((error) => /payload/i.test(error));
+  run.outcomes.add(`raw-oversize -> ${payloadError ? "refused by NATS" : "not refused"}`);
+  if (!payloadError) fail(run, `nats-server did not refuse a raw message above the max payload (errors: ${client.errors.join("; ")})`, "raw-protocol");
+  else notes.push(`nats-server: ${payloadError}`);
   client.close();
   return notes;
 }
