@@ -35,6 +35,53 @@ export interface NamespaceState {
    * no new mark to know its candidates are still unreachable.
    */
   lastWriteSeq: number;
+  /** The objects those events wrote, so that a collection can mark from them alone. */
+  writes: WriteJournal;
+}
+
+/** An object that an event created or changed. `snapshotter` is set for snapshots only. */
+export interface WrittenObject {
+  readonly seq: number;
+  readonly kind: "content" | "snapshot" | "lease" | "image" | "container";
+  readonly key: string;
+  readonly snapshotter?: string;
+}
+
+/**
+ * The latest writes of a namespace, oldest first. It lists every write with a log
+ * sequence above `complete`; older ones are dropped once it reaches
+ * `WRITE_JOURNAL_LIMIT` writes.
+ */
+export interface WriteJournal {
+  complete: number;
+  entries: WrittenObject[];
+}
+
+export const WRITE_JOURNAL_LIMIT = 65_536;
+
+export function recordWrite(namespace: NamespaceState, written: WrittenObject): void {
+  const journal = namespace.writes;
+  journal.entries.push(written);
+  if (journal.entries.length > WRITE_JOURNAL_LIMIT) {
+    const dropped = journal.entries.length >> 1;
+    journal.complete = journal.entries[dropped - 1]!.seq;
+    journal.entries = journal.entries.slice(dropped);
+  }
+}
+
+/** Return the writes after log sequence `seq`, or undefined when the journal no longer lists them all. */
+export function writesAfter(namespace: NamespaceState, seq: number): WrittenObject[] | undefined {
+  const journal = namespace.writes;
+  if (seq < journal.complete) return undefined;
+  const entries = journal.entries;
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (entries[middle]!.seq <= seq) low = middle + 1;
+    else high = middle;
+  }
+  return entries.slice(low);
 }
 
 export interface MetadataState {
@@ -57,6 +104,7 @@ export function newNamespaceState(name: string): NamespaceState {
     leases: new Map(),
     hasContainerBucket: false,
     lastWriteSeq: 0,
+    writes: { complete: 0, entries: [] },
   };
 }
 

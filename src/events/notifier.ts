@@ -11,6 +11,7 @@ import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { encodePayload } from "../api/wire.js";
 import type { Layout } from "../nats/subjects.js";
+import type { Notification } from "../domain/decision.js";
 import type { AppliedEvent, Projection } from "../projections/projection.js";
 
 export const SOURCE_SEQ_HEADER = "Ctrmeta-Source-Seq";
@@ -25,11 +26,13 @@ export interface NotificationEnvelope {
   event: { typeUrl: string; value: unknown };
 }
 
+/** A notification waiting to be published; its subject and body are built when it is. */
 interface Pending {
   seq: number;
   index: number;
-  subject: string;
-  body: NotificationEnvelope;
+  time: string;
+  namespace: string;
+  notification: Notification;
 }
 
 export interface NotifierLog {
@@ -45,7 +48,9 @@ const WINDOW = 64;
 
 export class Notifier {
   private published = 0;
-  private readonly queue: Pending[] = [];
+  /** Notifications not yet published: `queue[head]` onwards. */
+  private queue: Pending[] = [];
+  private head = 0;
   private draining: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
@@ -80,20 +85,31 @@ export class Notifier {
     if (applied.seq <= this.published || applied.verdict.rejected || !applied.envelope) return;
     const { envelope, verdict } = applied;
     verdict.notifications.forEach((notification, index) => {
-      const namespace = notification.namespace ?? envelope.ns;
-      this.queue.push({
-        seq: applied.seq,
-        index,
-        subject: this.layout.topicSubject(namespace, notification.topic),
-        body: {
-          timestamp: envelope.time,
-          namespace,
-          topic: notification.topic,
-          event: { typeUrl: notification.type, value: encodePayload(notification.payload) },
-        },
-      });
+      this.queue.push({ seq: applied.seq, index, time: envelope.time, namespace: notification.namespace ?? envelope.ns, notification });
     });
     this.kick();
+  }
+
+  private get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /**
+   * Take up to `count` notifications from the front of the queue. The queue is
+   * compacted only once most of it has been taken, so that a burst of a sweep's
+   * hundreds of thousands of notifications is not copied once per window.
+   */
+  private take(count: number): Pending[] {
+    const batch = this.queue.slice(this.head, this.head + count);
+    this.head += batch.length;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return batch;
   }
 
   /** Start draining unless a drain is running; a drain that ends with work left starts another. */
@@ -101,14 +117,14 @@ export class Notifier {
     if (this.draining) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
-      if (this.queue.length > 0 && !this.stopped) this.kick();
+      if (this.pending > 0 && !this.stopped) this.kick();
       else for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopped) {
-      const batch = this.queue.splice(0, WINDOW);
+    while (this.pending > 0 && !this.stopped) {
+      const batch = this.take(WINDOW);
       const acks = batch.map((item) => this.publish(item));
       await Promise.all(acks);
       this.published = Math.max(this.published, batch[batch.length - 1]!.seq);
@@ -117,18 +133,26 @@ export class Notifier {
   }
 
   private async publish(item: Pending): Promise<void> {
+    const { notification, namespace } = item;
+    const body: NotificationEnvelope = {
+      timestamp: item.time,
+      namespace,
+      topic: notification.topic,
+      event: { typeUrl: notification.type, value: encodePayload(notification.payload) },
+    };
+    const subject = this.layout.topicSubject(namespace, notification.topic);
     const headers = natsHeaders();
     headers.set(SOURCE_SEQ_HEADER, String(item.seq));
-    headers.set(TOPIC_HEADER, item.body.topic);
-    headers.set(NAMESPACE_HEADER, encodeURIComponent(item.body.namespace));
-    const data = new TextEncoder().encode(JSON.stringify(item.body));
+    headers.set(TOPIC_HEADER, notification.topic);
+    headers.set(NAMESPACE_HEADER, encodeURIComponent(namespace));
+    const data = new TextEncoder().encode(JSON.stringify(body));
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.js.publish(item.subject, data, { headers, msgID: `${item.seq}-${item.index}` });
+        await this.js.publish(subject, data, { headers, msgID: `${item.seq}-${item.index}` });
         return;
       } catch (error) {
         if (this.stopped) return;
-        this.log.error({ err: error, seq: item.seq, topic: item.body.topic, attempt }, "publishing notification failed, retrying");
+        this.log.error({ err: error, seq: item.seq, topic: notification.topic, attempt }, "publishing notification failed, retrying");
         await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * attempt)));
       }
     }
@@ -136,7 +160,7 @@ export class Notifier {
 
   /** Resolve once everything queued so far is published. */
   async idle(): Promise<void> {
-    if (!this.draining && this.queue.length === 0) return;
+    if (!this.draining && this.pending === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 

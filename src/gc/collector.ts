@@ -10,30 +10,46 @@ import type { Clock } from "../domain/time.js";
 import type { Projection } from "../projections/projection.js";
 import type { GcOutcome } from "./evolve.js";
 import type { GcRemoval } from "./events.js";
-import { mark, sweepCandidates } from "./mark.js";
+import { mark, sweepLeasesAndSnapshots, unreachableContent } from "./mark.js";
 
 /** Most removals per `gc.collected` event. */
 export const REMOVALS_PER_EVENT = 1000;
 /** Most encoded bytes of removals per event, well under the 1 MiB default max payload. */
 const BYTES_PER_EVENT = 256 * 1024;
+/** Content records checked between two turns of the event loop in a sweep. */
+const SWEEP_SLICE = 16_384;
 
-/** Split removals into chunks bounded by count and by size. */
-export function chunkRemovals(removals: readonly GcRemoval[]): GcRemoval[][] {
-  const chunks: GcRemoval[][] = [];
+/** Let the commands and messages that arrived meanwhile run. */
+function yieldToOthers(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Split removals into chunks bounded by count and by size. Each chunk is cut when
+ * it is asked for, so the work is spread between the appends.
+ */
+export function* chunkRemovals(removals: readonly GcRemoval[]): Generator<GcRemoval[]> {
   let current: GcRemoval[] = [];
   let bytes = 0;
   for (const removal of removals) {
-    const size = 48 + Buffer.byteLength(removal.key) + Buffer.byteLength(removal.namespace) + Buffer.byteLength(removal.snapshotter ?? "");
+    const size = 48 + utf8Length(removal.key) + utf8Length(removal.namespace) + utf8Length(removal.snapshotter ?? "");
     if (current.length > 0 && (current.length >= REMOVALS_PER_EVENT || bytes + size > BYTES_PER_EVENT)) {
-      chunks.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
     current.push(removal);
     bytes += size;
   }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  if (current.length > 0) yield current;
+}
+
+/** UTF-8 length of a string, counted without encoding it when it is ASCII. */
+function utf8Length(text: string): number {
+  for (let index = 0; index < text.length; index++) {
+    if (text.charCodeAt(index) > 0x7f) return Buffer.byteLength(text);
+  }
+  return text.length;
 }
 
 export interface CollectionStats {
@@ -64,8 +80,9 @@ function countRemoved(removed: GcRemoval[]): CollectionStats["removed"] {
 
 /**
  * Collect namespace by namespace: each namespace is marked at once at its own view
- * (edges never leave a namespace), and the event loop is free between namespaces,
- * so commands wait at most for the mark of one namespace.
+ * (edges never leave a namespace). The event loop is free between namespaces,
+ * between slices of a namespace's content and between the appends, so commands
+ * wait at most for the mark of one namespace.
  */
 export async function collectGarbage(projection: Projection, commands: CommandHandler, clock: Clock): Promise<CollectionStats> {
   const started = performance.now();
@@ -76,15 +93,30 @@ export async function collectGarbage(projection: Projection, commands: CommandHa
   const removed: GcRemoval[] = [];
 
   for (const name of sortBytes([...projection.state.namespaces.keys()])) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await yieldToOthers();
     const namespace = projection.state.namespaces.get(name);
     if (!namespace) continue;
 
-    const markStarted = performance.now();
+    // The mark, and the list of keys it is checked against, see the namespace at
+    // one instant, `viewSeq`. The content keys, usually most of the work, are then
+    // checked in slices with the event loop free between them: the view may move on
+    // meanwhile, and applying each removal checks it again against the view then.
+    let markStarted = performance.now();
     const viewSeq = projection.seq;
-    const view = { namespaces: new Map([[name, namespace]]) };
-    const result = mark(view, startedNanos);
-    const removals = sweepCandidates(view, result);
+    const result = mark({ namespaces: new Map([[name, namespace]]) }, startedNanos);
+    const removals = sweepLeasesAndSnapshots(name, namespace, result);
+    const digests = [...namespace.content.keys()];
+    totals.markMs += performance.now() - markStarted;
+    const unreachable: string[] = [];
+    for (let start = 0; start < digests.length; start += SWEEP_SLICE) {
+      if (start > 0) await yieldToOthers();
+      markStarted = performance.now();
+      for (const digest of unreachableContent(name, digests.slice(start, start + SWEEP_SLICE), result)) unreachable.push(digest);
+      totals.markMs += performance.now() - markStarted;
+    }
+    if (digests.length > SWEEP_SLICE) await yieldToOthers();
+    markStarted = performance.now();
+    for (const digest of sortBytes(unreachable)) removals.push({ namespace: name, kind: "content", key: digest });
     totals.markMs += performance.now() - markStarted;
     totals.roots += result.counts.roots;
     totals.marked += result.counts.marked;
@@ -92,7 +124,10 @@ export async function collectGarbage(projection: Projection, commands: CommandHa
 
     // Several events keep each one far below the 1 MiB default max payload;
     // commands interleave with them, and each is re-checked when applied.
+    // A collection of a few removals (a synchronous delete's, usually) goes straight on.
+    const large = removals.length > REMOVALS_PER_EVENT;
     for (const chunk of chunkRemovals(removals)) {
+      if (large) await yieldToOthers();
       const { revision, verdict } = await commands.execute({
         namespace: "",
         requestId: randomUUID(),

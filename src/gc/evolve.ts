@@ -6,29 +6,27 @@
  */
 import type { Notification, Verdict } from "../domain/decision.js";
 import { deleteSnapshotRecord } from "../domain/snapshot.js";
-import type { MetadataState, NamespaceState } from "../domain/state.js";
+import { writesAfter, type MetadataState } from "../domain/state.js";
 import { parseRfc3339 } from "../domain/time.js";
 import type { GcCollected, GcRemoval } from "./events.js";
-import { mark, type GcNode } from "./mark.js";
+import { mark, markFromWrites, type GcNode, type MarkResult } from "./mark.js";
 
 export interface GcOutcome {
   removed: GcRemoval[];
   /** Candidates that became reachable or disappeared before the event applied. */
   skipped: number;
+  /** Namespaces that needed a mark of all their objects to tell which candidates stay. */
+  wholeMarks: number;
 }
 
 export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
   const now = parseRfc3339(event.startedAt) ?? 0n;
-  // A namespace written to since the view may hold new references: mark it again
-  // (edges never leave a namespace, so marking it alone is exact). In one that was
-  // only deleted from, nothing can have become reachable since the view's mark.
-  const remark = new Map<string, NamespaceState>();
-  for (const removal of event.removals) {
-    const namespace = state.namespaces.get(removal.namespace);
-    if (namespace && namespace.lastWriteSeq > event.viewSeq) remark.set(removal.namespace, namespace);
-  }
-  const result = remark.size > 0 ? mark({ namespaces: remark }, now) : undefined;
-  const reachable = (node: GcNode) => remark.has(node.namespace) && result!.isReachable(node);
+  const checks = new Map<string, ReachabilityCheck | undefined>();
+  const counter = { wholeMarks: 0 };
+  const reachable = (node: GcNode): boolean => {
+    if (!checks.has(node.namespace)) checks.set(node.namespace, reachabilityCheck(state, node.namespace, event.viewSeq, now, counter));
+    return checks.get(node.namespace)?.(node) ?? false;
+  };
 
   const removed: GcRemoval[] = [];
   const notifications: Notification[] = [];
@@ -84,6 +82,44 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
     }
     removed.push(removal);
   }
-  const outcome: GcOutcome = { removed, skipped };
+  const outcome: GcOutcome = { removed, skipped, wholeMarks: counter.wholeMarks };
   return { notifications, outcome };
+}
+
+type ReachabilityCheck = (node: GcNode) => boolean;
+
+/**
+ * Build the check of whether a candidate of one namespace has become reachable
+ * since the view at `viewSeq`; return undefined when none can have. Edges never leave a namespace,
+ * so a namespace is checked alone. Only writes (not deletions) add references, so a
+ * namespace without writes since the view needs no check. Otherwise the marks from
+ * the objects written since the view settle most candidates (see `markFromWrites`),
+ * and a mark of the whole namespace settles the rest, or all of them when the
+ * namespace's write journal no longer reaches back to the view.
+ */
+function reachabilityCheck(
+  state: MetadataState,
+  name: string,
+  viewSeq: number,
+  now: bigint,
+  counter: { wholeMarks: number },
+): ReachabilityCheck | undefined {
+  const namespace = state.namespaces.get(name);
+  if (!namespace || namespace.lastWriteSeq <= viewSeq) return undefined;
+  let whole: MarkResult | undefined;
+  const markWhole = (): MarkResult => {
+    if (whole === undefined) {
+      counter.wholeMarks++;
+      whole = mark({ namespaces: new Map([[name, namespace]]) }, now);
+    }
+    return whole;
+  };
+  const written = writesAfter(namespace, viewSeq);
+  if (written === undefined) return (node) => markWhole().isReachable(node);
+  const { rooted, loose } = markFromWrites(name, namespace, written, now);
+  return (node) => {
+    if (rooted.isReachable(node)) return true;
+    if (!loose.isReachable(node)) return false;
+    return markWhole().isReachable(node);
+  };
 }

@@ -7,7 +7,10 @@
 import { sortBytes } from "../domain/order.js";
 import type { Snapshot } from "../domain/snapshot.js";
 import type { StringMap } from "../domain/labels.js";
-import type { MetadataState, NamespaceState } from "../domain/state.js";
+import type { Container } from "../domain/container.js";
+import type { Image } from "../domain/image.js";
+import type { Lease } from "../domain/lease.js";
+import type { MetadataState, NamespaceState, WrittenObject } from "../domain/state.js";
 import type { GcRemoval } from "./events.js";
 import {
   hasFlatLabel,
@@ -99,6 +102,36 @@ export function mark(state: MetadataState, now: bigint): MarkResult {
   return new MarkIndex(marker.scopes, { roots: marker.roots, marked: marker.marked });
 }
 
+/**
+ * What marking one namespace from its objects written after a collection's view
+ * shows about that collection's candidates, which were all unreachable in the view.
+ * A candidate that is reachable now is reachable from a written object that is
+ * reachable now: a path from a root that crosses no written object existed
+ * unchanged in the view. So:
+ * - `rooted`, marked from the written roots, holds candidates that are reachable;
+ * - `loose`, marked from the other written content and snapshots, holds the
+ *   candidates whose fate depends on whether those records are reachable, which
+ *   only a mark of the whole namespace can tell;
+ * - a candidate in neither is still unreachable.
+ */
+export interface WrittenMarks {
+  rooted: MarkResult;
+  loose: MarkResult;
+}
+
+export function markFromWrites(name: string, namespace: NamespaceState, written: readonly WrittenObject[], now: bigint): WrittenMarks {
+  const rooted = new Marker();
+  rooted.scanWrittenRoots(rooted.addScope(name, namespace), written, now);
+  rooted.drain();
+  const loose = new Marker();
+  loose.scanWrittenRecords(loose.addScope(name, namespace), written);
+  loose.drain();
+  return {
+    rooted: new MarkIndex(rooted.scopes, { roots: rooted.roots, marked: rooted.marked }),
+    loose: new MarkIndex(loose.scopes, { roots: loose.roots, marked: loose.marked }),
+  };
+}
+
 class Marker {
   readonly scopes = new Map<string, NamespaceMarks>();
   roots = 0;
@@ -113,8 +146,8 @@ class Marker {
     snapshot: (snapshotter, key) => this.markSnapshot(this.labelScope!, snapshotter, key, FULL, this.labelSource),
   };
 
-  /** Mark the roots of one namespace, in containerd's scan order. */
-  scanRoots(name: string, namespace: NamespaceState, now: bigint): void {
+  /** Start the marks of one namespace. */
+  addScope(name: string, namespace: NamespaceState): NamespaceMarks {
     const scope: NamespaceMarks = {
       name,
       state: namespace,
@@ -125,48 +158,108 @@ class Marker {
       containers: new Map(),
     };
     this.scopes.set(name, scope);
+    return scope;
+  }
 
-    for (const [id, lease] of namespace.leases) {
-      if (isLeaseExpired(lease.labels, now)) continue;
-      const holder = this.markHolder(scope.leases, scope, "lease", id);
-      this.marked++;
-      const level = hasFlatLabel(lease.labels) ? FLAT : FULL;
-      for (const digest of lease.resources.content) {
-        this.markContent(scope, digest, level, holder);
-      }
-      for (const [snapshotter, keys] of lease.resources.snapshots) {
-        for (const key of keys) this.markSnapshot(scope, snapshotter, key, level, holder);
-      }
-    }
-
-    for (const [imageName, image] of namespace.images) {
-      const holder = this.markHolder(scope.images, scope, "image", imageName);
-      this.markContent(scope, image.target.digest, FULL, holder);
-      this.followLabels(scope, image.labels, holder);
-    }
-
+  /** Mark the roots of one namespace, in containerd's scan order. */
+  scanRoots(name: string, namespace: NamespaceState, now: bigint): void {
+    const scope = this.addScope(name, namespace);
+    for (const [id, lease] of namespace.leases) this.rootLease(scope, id, lease, now);
+    for (const [imageName, image] of namespace.images) this.rootImage(scope, imageName, image);
     for (const [digest, info] of namespace.content) {
-      if (!hasRootLabel(info.labels)) continue;
-      this.roots++;
-      this.markContent(scope, digest, FULL, undefined);
+      if (hasRootLabel(info.labels)) this.rootContent(scope, digest);
     }
-
-    for (const [id, container] of namespace.containers) {
-      const holder = this.markHolder(scope.containers, scope, "container", id);
-      // An empty snapshot key still names a root, as in containerd.
-      if (container.snapshotter !== "") {
-        this.markSnapshot(scope, container.snapshotter, container.snapshotKey, FULL, holder);
-      }
-      this.followLabels(scope, container.labels, holder);
-    }
-
+    for (const [id, container] of namespace.containers) this.rootContainer(scope, id, container);
     for (const [snapshotter, records] of namespace.snapshots) {
       for (const [key, snapshot] of records) {
-        if (!hasRootLabel(snapshot.labels)) continue;
-        this.roots++;
-        this.markSnapshot(scope, snapshotter, key, FULL, undefined);
+        if (hasRootLabel(snapshot.labels)) this.rootSnapshot(scope, snapshotter, key);
       }
     }
+  }
+
+  /**
+   * Mark from the written objects that are roots: images, containers, live leases,
+   * and content and snapshots labelled as roots. Other written content and
+   * snapshots are left out, since whether they are reachable depends on the rest of
+   * the namespace.
+   */
+  scanWrittenRoots(scope: NamespaceMarks, written: readonly WrittenObject[], now: bigint): void {
+    const namespace = scope.state;
+    for (const object of written) {
+      switch (object.kind) {
+        case "lease": {
+          const lease = namespace.leases.get(object.key);
+          if (lease) this.rootLease(scope, object.key, lease, now);
+          break;
+        }
+        case "image": {
+          const image = namespace.images.get(object.key);
+          if (image) this.rootImage(scope, object.key, image);
+          break;
+        }
+        case "container": {
+          const container = namespace.containers.get(object.key);
+          if (container) this.rootContainer(scope, object.key, container);
+          break;
+        }
+        case "content": {
+          const info = namespace.content.get(object.key);
+          if (info && hasRootLabel(info.labels)) this.rootContent(scope, object.key);
+          break;
+        }
+        case "snapshot": {
+          const snapshot = namespace.snapshots.get(object.snapshotter!)?.get(object.key);
+          if (snapshot && hasRootLabel(snapshot.labels)) this.rootSnapshot(scope, object.snapshotter!, object.key);
+          break;
+        }
+      }
+    }
+  }
+
+  /** Mark from every written content and snapshot record as if it were a root. */
+  scanWrittenRecords(scope: NamespaceMarks, written: readonly WrittenObject[]): void {
+    for (const object of written) {
+      if (object.kind === "content") this.markContent(scope, object.key, FULL, undefined);
+      else if (object.kind === "snapshot") this.markSnapshot(scope, object.snapshotter!, object.key, FULL, undefined);
+    }
+  }
+
+  private rootLease(scope: NamespaceMarks, id: string, lease: Lease, now: bigint): void {
+    if (isLeaseExpired(lease.labels, now)) return;
+    const holder = this.markHolder(scope.leases, scope, "lease", id);
+    this.marked++;
+    const level = hasFlatLabel(lease.labels) ? FLAT : FULL;
+    for (const digest of lease.resources.content) {
+      this.markContent(scope, digest, level, holder);
+    }
+    for (const [snapshotter, keys] of lease.resources.snapshots) {
+      for (const key of keys) this.markSnapshot(scope, snapshotter, key, level, holder);
+    }
+  }
+
+  private rootImage(scope: NamespaceMarks, name: string, image: Image): void {
+    const holder = this.markHolder(scope.images, scope, "image", name);
+    this.markContent(scope, image.target.digest, FULL, holder);
+    this.followLabels(scope, image.labels, holder);
+  }
+
+  private rootContent(scope: NamespaceMarks, digest: string): void {
+    this.roots++;
+    this.markContent(scope, digest, FULL, undefined);
+  }
+
+  private rootContainer(scope: NamespaceMarks, id: string, container: Container): void {
+    const holder = this.markHolder(scope.containers, scope, "container", id);
+    // An empty snapshot key still names a root, as in containerd.
+    if (container.snapshotter !== "") {
+      this.markSnapshot(scope, container.snapshotter, container.snapshotKey, FULL, holder);
+    }
+    this.followLabels(scope, container.labels, holder);
+  }
+
+  private rootSnapshot(scope: NamespaceMarks, snapshotter: string, key: string): void {
+    this.roots++;
+    this.markSnapshot(scope, snapshotter, key, FULL, undefined);
   }
 
   /** Follow the edges of every node in the work list until it is empty. */
@@ -318,31 +411,46 @@ export function sweepCandidates(state: MetadataState, result: MarkResult): GcRem
   const removals: GcRemoval[] = [];
   for (const name of sortBytes([...state.namespaces.keys()])) {
     const namespace = state.namespaces.get(name)!;
-
-    for (const id of sortBytes([...namespace.leases.keys()])) {
-      if (!result.isReachable({ kind: "lease", namespace: name, key: id })) {
-        removals.push({ namespace: name, kind: "lease", key: id });
-      }
-    }
-
-    for (const snapshotter of sortBytes([...namespace.snapshots.keys()])) {
-      const records = namespace.snapshots.get(snapshotter)!;
-      const unreachable = new Set<string>();
-      for (const key of sortBytes([...records.keys()])) {
-        if (!result.isReachable({ kind: "snapshot", namespace: name, key, snapshotter })) unreachable.add(key);
-      }
-      for (const key of childrenFirst(records, unreachable)) {
-        removals.push({ namespace: name, kind: "snapshot", key, snapshotter });
-      }
-    }
-
-    for (const digest of sortBytes([...namespace.content.keys()])) {
-      if (!result.isReachable({ kind: "content", namespace: name, key: digest })) {
-        removals.push({ namespace: name, kind: "content", key: digest });
-      }
+    removals.push(...sweepLeasesAndSnapshots(name, namespace, result));
+    for (const digest of sortBytes(unreachableContent(name, [...namespace.content.keys()], result))) {
+      removals.push({ namespace: name, kind: "content", key: digest });
     }
   }
   return removals;
+}
+
+/** List the leases and snapshots a sweep of one namespace would remove, in `sweepCandidates` order. */
+export function sweepLeasesAndSnapshots(name: string, namespace: NamespaceState, result: MarkResult): GcRemoval[] {
+  const removals: GcRemoval[] = [];
+  for (const id of sortBytes([...namespace.leases.keys()])) {
+    if (!result.isReachable({ kind: "lease", namespace: name, key: id })) {
+      removals.push({ namespace: name, kind: "lease", key: id });
+    }
+  }
+
+  for (const snapshotter of sortBytes([...namespace.snapshots.keys()])) {
+    const records = namespace.snapshots.get(snapshotter)!;
+    const unreachable = new Set<string>();
+    for (const key of sortBytes([...records.keys()])) {
+      if (!result.isReachable({ kind: "snapshot", namespace: name, key, snapshotter })) unreachable.add(key);
+    }
+    for (const key of childrenFirst(records, unreachable)) {
+      removals.push({ namespace: name, kind: "snapshot", key, snapshotter });
+    }
+  }
+  return removals;
+}
+
+/**
+ * Return the digests among `digests` (content keys of namespace `name`) that the
+ * mark left unmarked, in their given order. A caller may check a long list in slices.
+ */
+export function unreachableContent(name: string, digests: readonly string[], result: MarkResult): string[] {
+  const node: GcNode = { kind: "content", namespace: name, key: "" };
+  return digests.filter((digest) => {
+    node.key = digest;
+    return !result.isReachable(node);
+  });
 }
 
 /**

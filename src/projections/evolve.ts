@@ -9,7 +9,7 @@ import { evolveImage } from "../domain/image.js";
 import { evolveLease } from "../domain/lease.js";
 import { evolveNamespace } from "../domain/namespace.js";
 import { evolveSnapshot } from "../domain/snapshot.js";
-import type { MetadataState } from "../domain/state.js";
+import { recordWrite, type MetadataState, type NamespaceState } from "../domain/state.js";
 import { evolveGc } from "../gc/evolve.js";
 import type { MetadataEvent } from "../events/types.js";
 
@@ -30,9 +30,46 @@ export function evolve(state: MetadataState, namespace: string, event: MetadataE
   const verdict = route(state, namespace, event);
   if (!verdict.rejected && !DELETIONS.has(event.type)) {
     const written = state.namespaces.get(namespace);
-    if (written) written.lastWriteSeq = seq;
+    if (written) {
+      written.lastWriteSeq = seq;
+      journalWrites(written, event, seq);
+    }
   }
   return verdict;
+}
+
+/** List the objects a write created or changed, where a new reference can start. */
+function journalWrites(namespace: NamespaceState, event: MetadataEvent, seq: number): void {
+  switch (event.type) {
+    case "container.created":
+    case "container.updated":
+      recordWrite(namespace, { seq, kind: "container", key: event.container.id });
+      break;
+    case "image.created":
+    case "image.updated":
+      recordWrite(namespace, { seq, kind: "image", key: event.image.name });
+      break;
+    case "content.committed":
+    case "content.updated":
+      recordWrite(namespace, { seq, kind: "content", key: event.info.digest });
+      if ("lease" in event && event.lease !== undefined) recordWrite(namespace, { seq, kind: "lease", key: event.lease });
+      break;
+    case "snapshot.prepared":
+    case "snapshot.committed":
+    case "snapshot.updated":
+      recordWrite(namespace, { seq, kind: "snapshot", key: event.snapshot.name, snapshotter: event.snapshot.snapshotter });
+      if ("lease" in event && event.lease !== undefined) recordWrite(namespace, { seq, kind: "lease", key: event.lease });
+      break;
+    case "lease.created":
+      recordWrite(namespace, { seq, kind: "lease", key: event.lease.id });
+      break;
+    case "lease.resource.added":
+      recordWrite(namespace, { seq, kind: "lease", key: event.id });
+      break;
+    default:
+      // Namespace events hold no references.
+      break;
+  }
 }
 
 function route(state: MetadataState, namespace: string, event: MetadataEvent): Verdict {

@@ -183,6 +183,9 @@ export function decodeSnapshot(bytes: Uint8Array): ProjectionImage {
         namespace.labels = item[2];
         namespace.hasContainerBucket = item[3];
         namespace.lastWriteSeq = item[4];
+        // The snapshot does not keep the write journal: a collection whose view is
+        // older than the last write marks the whole namespace.
+        namespace.writes.complete = item[4];
         state.namespaces.set(item[1], namespace);
         break;
       }

@@ -4,7 +4,7 @@ import { digestProblem } from "../../src/domain/digest.js";
 import { quote } from "../../src/domain/errors.js";
 import { validateIdentifier } from "../../src/domain/identifiers.js";
 import { validateLabel, validateLabels, withoutEmptyValues } from "../../src/domain/labels.js";
-import { compareBytes } from "../../src/domain/order.js";
+import { compareBytes, sortBytes } from "../../src/domain/order.js";
 import { formatNanos, normalizeTimestamp, parseRfc3339, SystemClock } from "../../src/domain/time.js";
 
 function kindOf(action: () => void): string | undefined {
@@ -111,6 +111,20 @@ describe("byte order", () => {
       for (const b of samples) {
         assert.equal(Math.sign(compareBytes(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${a} vs ${b}`);
       }
+    }
+  });
+
+  it("sortBytes orders like Buffer.compare with and without code units from U+D800 up", () => {
+    const alphabets = ["abcXYZ019-_.", "ab\u00e9\u4e2d", "a\uE000\uFFFD\u{1F600}\u{10000}z"];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (const alphabet of alphabets) {
+      const characters = [...alphabet];
+      const keys = Array.from({ length: 300 }, () =>
+        Array.from({ length: 1 + Math.floor(next() * 6) }, () => characters[Math.floor(next() * characters.length)]).join(""),
+      );
+      const expected = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      assert.deepEqual(sortBytes(keys), expected, alphabet);
     }
   });
 });
