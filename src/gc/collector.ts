@@ -92,8 +92,10 @@ export async function collectGarbage(projection: Projection, commands: CommandHa
   const totals = { markMs: 0, roots: 0, marked: 0, candidates: 0, skipped: 0, seq: 0 };
   const removed: GcRemoval[] = [];
 
+  let firstNamespace = true;
   for (const name of sortBytes([...projection.state.namespaces.keys()])) {
-    await yieldToOthers();
+    if (!firstNamespace) await yieldToOthers();
+    firstNamespace = false;
     const namespace = projection.state.namespaces.get(name);
     if (!namespace) continue;
 
