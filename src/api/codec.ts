@@ -6,6 +6,7 @@ import type { MsgHdrs } from "@nats-io/nats-core";
 import { Unpackr } from "msgpackr";
 import { InvalidArgument } from "../domain/errors.js";
 import { packValue } from "../events/codec.js";
+import { stringifyBody, withParsedJson } from "./json-bytes.js";
 import type { Body } from "./wire.js";
 
 export const CONTENT_TYPE_HEADER = "Content-Type";
@@ -139,10 +140,10 @@ export const JSON_CODEC: Codec = {
     return checkBody(parsed);
   },
   encode(value) {
-    return encoder.encode(JSON.stringify(value));
+    return encoder.encode(stringifyBody(value));
   },
   encodeList(field, items, maxBytes) {
-    const parts = items.map((item) => JSON.stringify(item));
+    const parts = items.map((item) => stringifyBody(item));
     const prefix = `{${JSON.stringify(field)}:[`;
     return group(parts, maxBytes).map((chunk) => encoder.encode(`${prefix}${chunk.join(",")}]}`));
   },
@@ -179,9 +180,9 @@ export const MSGPACK_CODEC: Codec = {
     }
     return checkBody(unpacked);
   },
-  encode: packValue,
+  encode: (value) => packValue(withParsedJson(value)),
   encodeList(field, items, maxBytes) {
-    const parts = items.map((item) => packValue(item));
+    const parts = items.map((item) => packValue(withParsedJson(item)));
     const key = packValue(field);
     return group(parts, maxBytes).map((chunk) => {
       const header = arrayHeader(chunk.length);

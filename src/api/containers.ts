@@ -15,14 +15,14 @@ export const containerMethods: MethodTable = {
         requestId: context.requestId,
         decide: (state, meta) => decideCreateContainer(state.namespaces.get(namespace), input, meta),
       });
-      return { body: { container: encodeContainer(result) }, revision };
+      return { body: { container: encodeContainer(result, true) }, revision };
     },
 
     get(context, body, { projection }) {
       const namespace = requireNamespace(context);
       const id = readString(body, "id") ?? "";
       const container = getContainer(projection.state.namespaces.get(namespace), id, namespace);
-      return { body: { container: encodeContainer(container) }, revision: projection.seq };
+      return { body: { container: encodeContainer(container, true) }, revision: projection.seq };
     },
 
     list(context, body, { projection }) {
@@ -32,7 +32,7 @@ export const containerMethods: MethodTable = {
       const containers = [];
       for (const id of sortBytes([...(records?.keys() ?? [])])) {
         const container = records!.get(id)!;
-        if (filter.match(containerFields(container))) containers.push(encodeContainer(container));
+        if (filter.match(containerFields(container))) containers.push(encodeContainer(container, true));
       }
       return { body: {}, list: { field: "containers", items: containers }, revision: projection.seq };
     },
@@ -46,7 +46,7 @@ export const containerMethods: MethodTable = {
         requestId: context.requestId,
         decide: (state, meta) => decideUpdateContainer(state.namespaces.get(namespace), input, paths, meta),
       });
-      return { body: { container: encodeContainer(result) }, revision };
+      return { body: { container: encodeContainer(result, true) }, revision };
     },
 
     async delete(context, body, { commands }) {

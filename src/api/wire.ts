@@ -8,7 +8,8 @@
  * when the input has the wrong shape.
  */
 import type { AnyValue } from "../domain/any.js";
-import { anyFromJson, anyJsonValue } from "../domain/any.js";
+import { JsonBytes } from "./json-bytes.js";
+import { anyFromJson, anyJsonValue, isCompactJson } from "../domain/any.js";
 import type { Container, ContainerInput } from "../domain/container.js";
 import type { ContentInfo } from "../domain/content.js";
 import { InvalidArgument } from "../domain/errors.js";
@@ -169,8 +170,13 @@ export function readTimestamp(body: Body, field: string, path = field): Timestam
   return normalised;
 }
 
-/** Encode an Any: JSON bytes come back as `value`, anything else as `valueBase64`. */
-export function encodeAny(value: AnyValue): Body {
+/**
+ * Encode an Any: JSON bytes come back as `value`, anything else as `valueBase64`.
+ * With `asBytes`, the JSON `value` is left as its bytes (a JsonBytes) for a reply
+ * encoder to write as they are.
+ */
+export function encodeAny(value: AnyValue, asBytes = false): Body {
+  if (asBytes && isCompactJson(value.value)) return { typeUrl: value.typeUrl, value: new JsonBytes(value.value) };
   const json = anyJsonValue(value.value);
   if (json) return { typeUrl: value.typeUrl, value: json.json };
   return { typeUrl: value.typeUrl, valueBase64: Buffer.from(value.value).toString("base64") };
@@ -217,7 +223,8 @@ export function readContainerInput(body: Body, path = "container"): ContainerInp
   return input;
 }
 
-export function encodeContainer(container: Container): Body {
+/** Encode a container; `specAsBytes` leaves a JSON spec as its bytes (see encodeAny) for a reply. */
+export function encodeContainer(container: Container, specAsBytes = false): Body {
   const runtime: Body = { name: container.runtime.name };
   if (container.runtime.options) runtime.options = encodeAny(container.runtime.options);
   const out: Body = {
@@ -231,7 +238,7 @@ export function encodeContainer(container: Container): Body {
     createdAt: container.createdAt,
     updatedAt: container.updatedAt,
   };
-  if (container.spec) out.spec = encodeAny(container.spec);
+  if (container.spec) out.spec = encodeAny(container.spec, specAsBytes);
   if (container.sandbox) out.sandbox = container.sandbox;
   return out;
 }

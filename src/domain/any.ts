@@ -25,13 +25,33 @@ export function anyFromJson(typeUrl: string, json: unknown): AnyValue {
 }
 
 /**
+ * Whether bytes are the compact JSON of their value, remembered while the bytes
+ * live: a record read again (a repeated Get, every List) is not parsed again to
+ * find out.
+ */
+const compactJson = new WeakMap<Uint8Array, boolean>();
+
+/**
  * Return the bytes parsed as JSON when they are exactly the compact JSON
  * serialisation of that value, so that a value sent as JSON comes back as JSON
  * and anything else comes back as base64.
  */
 export function anyJsonValue(value: Uint8Array): { json: unknown } | undefined {
-  if (value.length === 0) return undefined;
   if (madeFromJson.has(value)) return { json: madeFromJson.get(value) };
+  if (compactJson.get(value) === false) return undefined;
+  const parsed = parseCompact(value);
+  compactJson.set(value, parsed !== undefined);
+  return parsed;
+}
+
+/** Tell whether the bytes are exactly the compact JSON serialisation of their value (see anyJsonValue). */
+export function isCompactJson(value: Uint8Array): boolean {
+  if (madeFromJson.has(value)) return true;
+  return compactJson.get(value) ?? anyJsonValue(value) !== undefined;
+}
+
+function parseCompact(value: Uint8Array): { json: unknown } | undefined {
+  if (value.length === 0) return undefined;
   let text: string;
   try {
     text = decoder.decode(value);

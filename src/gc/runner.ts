@@ -5,7 +5,7 @@
  * `collecting` one collection runs while commands keep being served.
  */
 import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
-import { initialTransition, transition } from "xstate";
+import { createActor, type Actor } from "xstate";
 import type { CommandHandler } from "../commands/handler.js";
 import { Unavailable, UnknownError } from "../domain/errors.js";
 import type { Clock } from "../domain/time.js";
@@ -67,10 +67,15 @@ export interface GcStatus {
   lastError?: string;
 }
 
-type SchedulerSnapshot = ReturnType<typeof initialTransition<typeof gcScheduler>>[0];
-
 export class GcRunner {
-  private snapshot: SchedulerSnapshot;
+  /**
+   * The scheduler machine. Its actions only assign context, so the actor runs no
+   * side effects. xstate's pure `transition` would build a new actor scope, and run
+   * the machine's initial context again, on every call: 16 µs a transition instead
+   * of 1.3 µs, and once collections are quick the machine ticks every few
+   * milliseconds.
+   */
+  private readonly scheduler: Actor<typeof gcScheduler>;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private timerAt: number | undefined;
   private messages: ConsumerMessages | undefined;
@@ -89,7 +94,12 @@ export class GcRunner {
   private stopped = false;
 
   constructor(private readonly deps: GcRunnerDeps) {
-    [this.snapshot] = initialTransition(gcScheduler, { config: deps.config, now: Date.now() });
+    this.scheduler = createActor(gcScheduler, { input: { config: deps.config, now: Date.now() } });
+    this.scheduler.start();
+  }
+
+  private get snapshot() {
+    return this.scheduler.getSnapshot();
   }
 
   async start(): Promise<void> {
@@ -142,8 +152,8 @@ export class GcRunner {
 
   /**
    * Count one mutation of the log. Mutations reach the scheduler in batches at
-   * most every BATCH_MS, because each transition of the machine costs tens of
-   * microseconds and the log may carry thousands of events a second.
+   * most every BATCH_MS: the log may carry thousands of events a second, and
+   * each would be a transition of the machine.
    */
   feed(seq: number, dirty: boolean): void {
     this.fedSeq = Math.max(this.fedSeq, seq);
@@ -193,7 +203,7 @@ export class GcRunner {
   private send(event: SchedulerEvent): void {
     if (this.stopped) return;
     const before = this.snapshot.value;
-    [this.snapshot] = transition(gcScheduler, this.snapshot, event);
+    this.scheduler.send(event);
     if (before !== "collecting" && this.snapshot.value === "collecting") this.collecting = this.collect();
     this.arm();
   }
@@ -260,6 +270,7 @@ export class GcRunner {
     this.stopped = true;
     await this.messages?.close().catch(() => undefined);
     await this.consuming;
+    this.scheduler.stop();
     const error = new Unavailable("garbage collector stopped: this instance is no longer the leader");
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
   }

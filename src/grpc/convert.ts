@@ -18,6 +18,7 @@
  * message type does not have are dropped when encoding.
  */
 import type protobuf from "protobufjs";
+import { JsonBytes } from "../api/json-bytes.js";
 import { encodeAny, isObject, type Body } from "../api/wire.js";
 import { formatNanos, parseRfc3339 } from "../domain/time.js";
 
@@ -140,6 +141,7 @@ function anyFromBody(any: protobuf.Type, value: Body): Body {
   if (typeof value.valueBase64 === "string") return { ...typeUrl, value: Buffer.from(value.valueBase64, "base64") };
   if (value.value === undefined || value.value === null) return typeUrl;
   if (value.value instanceof Uint8Array) return { ...typeUrl, value: Buffer.from(value.value) };
+  if (value.value instanceof JsonBytes) return { ...typeUrl, value: Buffer.from(value.value.bytes) };
   return { ...typeUrl, value: Buffer.from(encoder.encode(JSON.stringify(value.value))) };
 }
 
