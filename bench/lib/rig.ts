@@ -44,7 +44,7 @@ export class Rig {
       const nc = (await Client.connect({ servers: nats.url })).nc;
       await createRawStream(await jetstreamManager(nc));
       await nc.close();
-      hosts.push(await Host.instance(nats.url, options.instance ?? {}));
+      hosts.push(await Host.instance(nats.url, { ...(options.instance ?? {}), ...instanceOverrides() }));
       hosts.push(await Host.raw(nats.url, options.echoReply ?? new TextEncoder().encode('{"ok":true}')));
       const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => Client.connect({ servers: nats.url, namespace: NAMESPACE })));
       let skipped = options.containerd === false ? "not requested" : containerdUnavailable();
@@ -99,4 +99,21 @@ export class Rig {
     await this.containerd?.stop();
     await this.nats.close();
   }
+}
+
+/**
+ * Instance options from the environment variable BENCH_INSTANCE, a JSON object
+ * such as `{"gc":false}`, to measure what one part of the instance costs.
+ */
+function instanceOverrides(): WorkerInstanceOptions {
+  const text = process.env.BENCH_INSTANCE;
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`BENCH_INSTANCE is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`BENCH_INSTANCE must be a JSON object, got ${text}`);
+  return parsed as WorkerInstanceOptions;
 }
