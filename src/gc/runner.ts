@@ -19,6 +19,8 @@ const WATCHDOG_MS = 5000;
 
 /** Longest time a counted mutation waits before the scheduler sees it, in ms. */
 const BATCH_MS = 20;
+/** Most events the collector's consumer receives between two acknowledgements. */
+const ACK_EVERY = 256;
 
 /** Event types that make the database dirty in containerd's accounting. */
 export const DIRTY_EVENT_TYPES = new Set([
@@ -134,10 +136,16 @@ export class GcRunner {
         // stop() may have run while the consumer was being opened, finding nothing to
         // close. Closing queues an end that the loop below reads, so it is not awaited.
         if (this.stopped) void this.messages.close().catch(() => undefined);
+        // The consumer acknowledges every earlier event with each acknowledgement:
+        // one per batch of received events, and at least one per ACK_EVERY.
+        let unacknowledged = 0;
         for await (const message of this.messages) {
           const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
           if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
-          message.ack();
+          if (++unacknowledged >= ACK_EVERY || this.messages.getPending() === 0) {
+            message.ack();
+            unacknowledged = 0;
+          }
           failures = 0;
         }
       } catch (error) {

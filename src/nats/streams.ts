@@ -26,6 +26,12 @@ export interface ConsumerDefinition {
   stream: string;
   config: Record<string, unknown>;
   verify: string[];
+  /**
+   * Delete and create the consumer again when the server refuses to update an
+   * existing one to this configuration (an acknowledgement policy, for one, cannot
+   * change). Only for a consumer whose position may be lost.
+   */
+  replace_when_not_updatable?: boolean;
 }
 
 export interface BucketDefinition {
@@ -63,9 +69,18 @@ export async function applyConsumer(jsm: JetStreamManager, definition: ConsumerD
   const wanted = definition.config;
   const name = String(wanted.durable_name);
   const info = await jsm.consumers.add(definition.stream, wanted as Partial<ConsumerConfig>).catch(async (error: unknown) => {
+    if (!(error instanceof JetStreamApiError)) throw error;
     // An existing consumer with other settings: update what may change.
-    if (error instanceof JetStreamApiError) return jsm.consumers.update(definition.stream, name, wanted as Partial<ConsumerConfig>);
-    throw error;
+    try {
+      return await jsm.consumers.update(definition.stream, name, wanted as Partial<ConsumerConfig>);
+    } catch (refused) {
+      if (!(refused instanceof JetStreamApiError) || definition.replace_when_not_updatable !== true) throw refused;
+      await jsm.consumers.delete(definition.stream, name).catch((gone: unknown) => {
+        // Another instance starting at the same time may have deleted it first.
+        if (!(gone instanceof JetStreamApiError && gone.code === JetStreamApiCodes.ConsumerNotFound)) throw gone;
+      });
+      return jsm.consumers.add(definition.stream, wanted as Partial<ConsumerConfig>);
+    }
   });
   checkVerified(`consumer ${name} on ${definition.stream}`, definition.verify, wanted, info.config as unknown as Record<string, unknown>);
   return info.config;
