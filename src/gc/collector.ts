@@ -5,12 +5,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CommandHandler } from "../commands/handler.js";
-import { sortBytes } from "../domain/order.js";
 import type { Clock } from "../domain/time.js";
 import type { Projection } from "../projections/projection.js";
 import type { GcOutcome } from "./evolve.js";
 import type { GcRemoval } from "./events.js";
-import { mark, sweepLeasesAndSnapshots, unreachableContent } from "./mark.js";
+import { compareBytes, sortBytes } from "../domain/order.js";
+import type { NamespaceState } from "../domain/state.js";
+import { markNamespaceSteps, sweepLeasesAndSnapshots, unreachableContent } from "./mark.js";
 
 /** Most removals per `gc.collected` event. */
 export const REMOVALS_PER_EVENT = 1000;
@@ -28,7 +29,7 @@ function yieldToOthers(): Promise<void> {
  * Split removals into chunks bounded by count and by size. Each chunk is cut when
  * it is asked for, so the work is spread between the appends.
  */
-export function* chunkRemovals(removals: readonly GcRemoval[]): Generator<GcRemoval[]> {
+export function* chunkRemovals(removals: Iterable<GcRemoval>): Generator<GcRemoval[]> {
   let current: GcRemoval[] = [];
   let bytes = 0;
   for (const removal of removals) {
@@ -42,6 +43,39 @@ export function* chunkRemovals(removals: readonly GcRemoval[]): Generator<GcRemo
     bytes += size;
   }
   if (current.length > 0) yield current;
+}
+
+/** Build the test of whether a lease or snapshot removal names a record the namespace holds now. */
+function presentKeys(namespace: NamespaceState): (removal: GcRemoval) => boolean {
+  const leases = new Set(namespace.leases.keys());
+  const snapshots = new Map<string, Set<string>>();
+  for (const [snapshotter, records] of namespace.snapshots) snapshots.set(snapshotter, new Set(records.keys()));
+  return (removal) =>
+    removal.kind === "lease" ? leases.has(removal.key) : removal.kind === "snapshot" ? snapshots.get(removal.snapshotter ?? "")?.has(removal.key) === true : true;
+}
+
+/** Merge lists sorted by byte order into one sorted sequence. */
+export function* mergeSorted(runs: readonly string[][]): Generator<string> {
+  const positions = runs.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let index = 0; index < runs.length; index++) {
+      const candidate = runs[index]![positions[index]!];
+      if (candidate === undefined) continue;
+      if (best < 0 || compareBytes(candidate, runs[best]![positions[best]!]!) < 0) best = index;
+    }
+    if (best < 0) return;
+    yield runs[best]![positions[best]!++]!;
+  }
+}
+
+function* contentRemovals(namespace: string, digests: Iterable<string>): Generator<GcRemoval> {
+  for (const digest of digests) yield { namespace, kind: "content", key: digest };
+}
+
+function* concat<T>(first: Iterable<T>, second: Iterable<T>): Generator<T> {
+  yield* first;
+  yield* second;
 }
 
 /** UTF-8 length of a string, counted without encoding it when it is ASCII. */
@@ -99,36 +133,50 @@ export async function collectGarbage(projection: Projection, commands: CommandHa
     const namespace = projection.state.namespaces.get(name);
     if (!namespace) continue;
 
-    // The mark, and the list of keys it is checked against, see the namespace at
-    // one instant, `viewSeq`. The content keys, usually most of the work, are then
-    // checked in slices with the event loop free between them: the view may move on
-    // meanwhile, and applying each removal checks it again against the view then.
-    let markStarted = performance.now();
+    // Only the records present when the mark starts, at `viewSeq`, can be
+    // candidates: one made while the mark runs may simply not have been reached.
+    // The mark and the check of the content keys, usually most of the work, run in
+    // slices with the event loop free between them. The view moves on meanwhile,
+    // and applying each removal checks it against the writes made since `viewSeq`.
+    let working = performance.now();
     const viewSeq = projection.seq;
-    const result = mark({ namespaces: new Map([[name, namespace]]) }, startedNanos);
-    const removals = sweepLeasesAndSnapshots(name, namespace, result);
     const digests = [...namespace.content.keys()];
-    totals.markMs += performance.now() - markStarted;
-    const unreachable: string[] = [];
+    const present = presentKeys(namespace);
+    const steps = markNamespaceSteps(name, namespace, startedNanos, SWEEP_SLICE);
+    let step = steps.next();
+    while (!step.done) {
+      totals.markMs += performance.now() - working;
+      await yieldToOthers();
+      working = performance.now();
+      step = steps.next();
+    }
+    const result = step.value;
+    const removals = sweepLeasesAndSnapshots(name, namespace, result).filter(present);
+    totals.markMs += performance.now() - working;
+
+    // Each slice's unreachable digests are sorted on their own and merged as the
+    // events are cut, so no step sorts them all.
+    const runs: string[][] = [];
+    let unreachable = 0;
     for (let start = 0; start < digests.length; start += SWEEP_SLICE) {
       if (start > 0) await yieldToOthers();
-      markStarted = performance.now();
-      for (const digest of unreachableContent(name, digests.slice(start, start + SWEEP_SLICE), result)) unreachable.push(digest);
-      totals.markMs += performance.now() - markStarted;
+      working = performance.now();
+      const run = sortBytes(unreachableContent(name, digests.slice(start, start + SWEEP_SLICE), result));
+      runs.push(run);
+      unreachable += run.length;
+      totals.markMs += performance.now() - working;
     }
-    if (digests.length > SWEEP_SLICE) await yieldToOthers();
-    markStarted = performance.now();
-    for (const digest of sortBytes(unreachable)) removals.push({ namespace: name, kind: "content", key: digest });
-    totals.markMs += performance.now() - markStarted;
     totals.roots += result.counts.roots;
     totals.marked += result.counts.marked;
-    totals.candidates += removals.length;
+    const candidates = removals.length + unreachable;
+    totals.candidates += candidates;
+    const all = concat(removals, contentRemovals(name, mergeSorted(runs)));
 
     // Several events keep each one far below the 1 MiB default max payload;
     // commands interleave with them, and each is re-checked when applied.
     // A collection of a few removals (a synchronous delete's, usually) goes straight on.
-    const large = removals.length > REMOVALS_PER_EVENT;
-    for (const chunk of chunkRemovals(removals)) {
+    const large = candidates > REMOVALS_PER_EVENT;
+    for (const chunk of chunkRemovals(all)) {
       if (large) await yieldToOthers();
       const { revision, verdict } = await commands.execute({
         namespace: "",

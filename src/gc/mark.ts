@@ -132,6 +132,24 @@ export function markFromWrites(name: string, namespace: NamespaceState, written:
   };
 }
 
+/**
+ * Mark one namespace in steps, pausing after every `budget` objects: between two
+ * steps the caller may let other work change the namespace. Such a mark does not
+ * see one instant, but every path from a root that no write touched while it ran
+ * existed all along, so it follows that path; a collection's removals are checked
+ * against the writes when they are applied (`src/gc/evolve.ts`).
+ */
+export function* markNamespaceSteps(name: string, namespace: NamespaceState, now: bigint, budget: number): Generator<void, MarkResult, void> {
+  const marker = new Marker();
+  yield* marker.rootSteps(name, namespace, now, budget);
+  yield* marker.drainSteps(budget);
+  return new MarkIndex(marker.scopes, { roots: marker.roots, marked: marker.marked });
+}
+
+function runToEnd(steps: Generator<void, void, void>): void {
+  for (let step = steps.next(); !step.done; step = steps.next());
+}
+
 class Marker {
   readonly scopes = new Map<string, NamespaceMarks>();
   roots = 0;
@@ -163,16 +181,48 @@ class Marker {
 
   /** Mark the roots of one namespace, in containerd's scan order. */
   scanRoots(name: string, namespace: NamespaceState, now: bigint): void {
+    runToEnd(this.rootSteps(name, namespace, now, Infinity));
+  }
+
+  /** The work of `scanRoots`, pausing after every `budget` objects looked at. */
+  *rootSteps(name: string, namespace: NamespaceState, now: bigint, budget: number): Generator<void, void, void> {
     const scope = this.addScope(name, namespace);
-    for (const [id, lease] of namespace.leases) this.rootLease(scope, id, lease, now);
-    for (const [imageName, image] of namespace.images) this.rootImage(scope, imageName, image);
+    let work = 0;
+    for (const [id, lease] of namespace.leases) {
+      this.rootLease(scope, id, lease, now);
+      if (++work >= budget) {
+        work = 0;
+        yield;
+      }
+    }
+    for (const [imageName, image] of namespace.images) {
+      this.rootImage(scope, imageName, image);
+      if (++work >= budget) {
+        work = 0;
+        yield;
+      }
+    }
     for (const [digest, info] of namespace.content) {
       if (hasRootLabel(info.labels)) this.rootContent(scope, digest);
+      if (++work >= budget) {
+        work = 0;
+        yield;
+      }
     }
-    for (const [id, container] of namespace.containers) this.rootContainer(scope, id, container);
+    for (const [id, container] of namespace.containers) {
+      this.rootContainer(scope, id, container);
+      if (++work >= budget) {
+        work = 0;
+        yield;
+      }
+    }
     for (const [snapshotter, records] of namespace.snapshots) {
       for (const [key, snapshot] of records) {
         if (hasRootLabel(snapshot.labels)) this.rootSnapshot(scope, snapshotter, key);
+        if (++work >= budget) {
+          work = 0;
+          yield;
+        }
       }
     }
   }
@@ -264,7 +314,17 @@ class Marker {
 
   /** Follow the edges of every node in the work list until it is empty. */
   drain(): void {
+    runToEnd(this.drainSteps(Infinity));
+  }
+
+  /** The work of `drain`, pausing after every `budget` nodes taken from the work list. */
+  *drainSteps(budget: number): Generator<void, void, void> {
+    let work = 0;
     for (let next = this.pending.pop(); next !== undefined; next = this.pending.pop()) {
+      if (++work >= budget) {
+        work = 0;
+        yield;
+      }
       // A node raised from flat to full while waiting is listed twice, and the first pop follows it as full.
       if (next.followed >= next.level) continue;
       next.followed = next.level;

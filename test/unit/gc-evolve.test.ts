@@ -12,7 +12,9 @@ import { parseRfc3339 } from "../../src/domain/time.js";
 import type { MetadataEvent } from "../../src/events/types.js";
 import type { GcRemoval } from "../../src/gc/events.js";
 import type { GcOutcome } from "../../src/gc/evolve.js";
-import { mark, sweepCandidates } from "../../src/gc/mark.js";
+import { mergeSorted } from "../../src/gc/collector.js";
+import { mark, markNamespaceSteps, sweepCandidates, sweepLeasesAndSnapshots, unreachableContent } from "../../src/gc/mark.js";
+import { sortBytes } from "../../src/domain/order.js";
 import { evolve } from "../../src/projections/evolve.js";
 
 const STARTED_AT = "2024-05-01T12:00:00Z";
@@ -235,4 +237,57 @@ test("a full write journal drops its oldest half", async () => {
   assert.equal(writesAfter(namespace, complete - 1), undefined);
   assert.equal(writesAfter(namespace, complete)!.length, WRITE_JOURNAL_LIMIT + 1 - complete);
   assert.deepEqual(writesAfter(namespace, WRITE_JOURNAL_LIMIT - 1)!.map((written) => written.seq), [WRITE_JOURNAL_LIMIT, WRITE_JOURNAL_LIMIT + 1]);
+});
+
+/**
+ * A collector's mark in small steps, with random events applied between them, as
+ * commands run while a large namespace is marked. Candidates are the records
+ * present when the mark started that it left unmarked.
+ */
+function playWithSlicedMark(seed: number, before: number, between: number, after: number): Trial {
+  const history = new History(seed);
+  const state = emptyState();
+  let seq = 0;
+  for (let index = 0; index < before; index++) evolve(state, history.namespace(), history.event(), ++seq);
+  const viewSeq = seq;
+  const candidates: GcRemoval[] = [];
+  for (const name of NAMESPACES) {
+    const namespace = state.namespaces.get(name);
+    if (!namespace) continue;
+    const digests = [...namespace.content.keys()];
+    const leases = new Set(namespace.leases.keys());
+    const snapshots = new Set([...namespace.snapshots.entries()].flatMap(([snapshotter, records]) => [...records.keys()].map((key) => `${snapshotter}/${key}`)));
+    const steps = markNamespaceSteps(name, namespace, NOW, 1 + (seed % 3));
+    let step = steps.next();
+    while (!step.done) {
+      for (let index = 0; index < between; index++) evolve(state, history.namespace(), history.event(), ++seq);
+      step = steps.next();
+    }
+    const present = (removal: GcRemoval) => (removal.kind === "lease" ? leases.has(removal.key) : snapshots.has(`${removal.snapshotter}/${removal.key}`));
+    candidates.push(...sweepLeasesAndSnapshots(name, namespace, step.value).filter(present));
+    for (const digest of sortBytes(unreachableContent(name, digests, step.value))) candidates.push({ namespace: name, kind: "content", key: digest });
+  }
+  for (let index = 0; index < after; index++) evolve(state, history.namespace(), history.event(), ++seq);
+  return { state, seq, viewSeq, candidates };
+}
+
+test("a mark in steps with writes between them removes what a whole mark would", () => {
+  let removed = 0;
+  let kept = 0;
+  for (let seed = 1; seed <= 600; seed++) {
+    const trial = playWithSlicedMark(seed, 60, seed % 2, seed % 5);
+    const expected = stillUnreachable(trial);
+    const outcome = collect(trial);
+    assert.deepEqual(outcome.removed.map(describe).sort(), expected, `seed ${seed}`);
+    removed += outcome.removed.length;
+    kept += trial.candidates.length - outcome.removed.length;
+  }
+  assert.ok(removed > 1000, `removed ${removed}`);
+  assert.ok(kept > 100, `kept ${kept}`);
+});
+
+test("merged sorted runs are in byte order", () => {
+  const keys = ["b", "a\u{1F600}", "a\uFFFD", "c", "", "ab", "a", "b"];
+  const runs = [sortBytes(keys.slice(0, 3)), sortBytes(keys.slice(3, 5)), [], sortBytes(keys.slice(5))];
+  assert.deepEqual([...mergeSorted(runs)], sortBytes([...keys]));
 });
