@@ -50,8 +50,11 @@ function presentKeys(namespace: NamespaceState): (removal: GcRemoval) => boolean
   const leases = new Set(namespace.leases.keys());
   const snapshots = new Map<string, Set<string>>();
   for (const [snapshotter, records] of namespace.snapshots) snapshots.set(snapshotter, new Set(records.keys()));
-  return (removal) =>
-    removal.kind === "lease" ? leases.has(removal.key) : removal.kind === "snapshot" ? snapshots.get(removal.snapshotter ?? "")?.has(removal.key) === true : true;
+  return (removal) => {
+    if (removal.kind === "lease") return leases.has(removal.key);
+    if (removal.kind === "snapshot") return snapshots.get(removal.snapshotter ?? "")?.has(removal.key) === true;
+    return true;
+  };
 }
 
 /** Merge lists sorted by byte order into one sorted sequence. */

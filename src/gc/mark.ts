@@ -108,7 +108,7 @@ export function mark(state: MetadataState, now: bigint): MarkResult {
  * A candidate that is reachable now is reachable from a written object that is
  * reachable now: a path from a root that crosses no written object existed
  * unchanged in the view. So:
- * - `rooted`, marked from the written roots, holds candidates that are reachable;
+ * - `rooted`, marked from the written roots, contains candidates that are reachable;
  * - `loose`, marked from the other written content and snapshots, holds the
  *   candidates whose fate depends on whether those records are reachable, which
  *   only a mark of the whole namespace can tell;
@@ -135,8 +135,8 @@ export function markFromWrites(name: string, namespace: NamespaceState, written:
 /**
  * Mark one namespace in steps, pausing after every `budget` objects: between two
  * steps the caller may let other work change the namespace. Such a mark does not
- * see one instant, but every path from a root that no write touched while it ran
- * existed all along, so it follows that path; a collection's removals are checked
+ * see one instant. Every path from a root that no write touched while it ran
+ * existed all along, so it follows that path. A collection's removals are checked
  * against the writes when they are applied (`src/gc/evolve.ts`).
  */
 export function* markNamespaceSteps(name: string, namespace: NamespaceState, now: bigint, budget: number): Generator<void, MarkResult, void> {

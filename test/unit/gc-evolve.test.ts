@@ -240,8 +240,8 @@ test("a full write journal drops its oldest half", async () => {
 });
 
 /**
- * A collector's mark in small steps, with random events applied between them, as
- * commands run while a large namespace is marked. Candidates are the records
+ * Play a collector's mark in small steps, with random events applied between them,
+ * as commands run while a large namespace is marked. Candidates are the records
  * present when the mark started that it left unmarked.
  */
 function playWithSlicedMark(seed: number, before: number, between: number, after: number): Trial {
@@ -271,7 +271,7 @@ function playWithSlicedMark(seed: number, before: number, between: number, after
   return { state, seq, viewSeq, candidates };
 }
 
-test("a mark in steps with writes between them removes what a whole mark would", () => {
+test("mark in steps, writes between steps: same removals as a whole mark", () => {
   let removed = 0;
   let kept = 0;
   for (let seed = 1; seed <= 600; seed++) {
