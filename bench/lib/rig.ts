@@ -5,7 +5,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Client } from "../../src/client/client.js";
+import { Client, type ClientOptions } from "../../src/client/client.js";
 import { startTestServer, type TestServer } from "../../test/helpers/nats.js";
 import { CpuMeter } from "./cpu.js";
 import { containerdUnavailable, PrivateContainerd, type LeanContainersClient } from "./containerd.js";
@@ -46,7 +46,7 @@ export class Rig {
       await nc.close();
       hosts.push(await Host.instance(nats.url, { ...(options.instance ?? {}), ...instanceOverrides() }));
       hosts.push(await Host.raw(nats.url, options.echoReply ?? new TextEncoder().encode('{"ok":true}')));
-      const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => Client.connect({ servers: nats.url, namespace: NAMESPACE })));
+      const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => Client.connect({ servers: nats.url, namespace: NAMESPACE, ...clientOverrides() })));
       let skipped = options.containerd === false ? "not requested" : containerdUnavailable();
       if (skipped === undefined) {
         try {
@@ -106,14 +106,23 @@ export class Rig {
  * such as `{"gc":false}`, to measure what one part of the instance costs.
  */
 function instanceOverrides(): WorkerInstanceOptions {
-  const text = process.env.BENCH_INSTANCE;
+  return optionsFromEnvironment("BENCH_INSTANCE") as WorkerInstanceOptions;
+}
+
+/** Client options from BENCH_CLIENT, a JSON object such as `{"readYourWrites":false}`. */
+function clientOverrides(): Partial<ClientOptions> {
+  return optionsFromEnvironment("BENCH_CLIENT") as Partial<ClientOptions>;
+}
+
+function optionsFromEnvironment(variable: string): Record<string, unknown> {
+  const text = process.env[variable];
   if (!text) return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new Error(`BENCH_INSTANCE is not JSON: ${(error as Error).message}`);
+    throw new Error(`${variable} is not JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`BENCH_INSTANCE must be a JSON object, got ${text}`);
-  return parsed as WorkerInstanceOptions;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`${variable} must be a JSON object, got ${text}`);
+  return parsed as Record<string, unknown>;
 }
