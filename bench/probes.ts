@@ -5,20 +5,28 @@
  *   map-eviction   cost per insertion of keeping a Map bounded, oldest first
  *   object-layout  heap bytes of a seven-label map, by how it is made
  *   spec-check     the JSON check of a stored spec on reads, and the spec's size
+ *   sort-keys      byte-order sorting of 200,000 digests, with and without a comparator
+ *   scheduler-wake one tick of the GC scheduler, as a pure transition and as an actor
+ *   gc-apply       applying a collection event of 1000 removals after writes since its view
  *   list-filter    sorting and filtering 10,000 containers in a view
  *   queue-spread   which of two instances on a 3-node cluster serves a client
  *   profile FILE   the functions with the most CPU time in a .cpuprofile
  *                  (BENCH_CPU_PROF=DIR writes them for the scenarios' processes)
  */
 import { readFileSync } from "node:fs";
-import { anyJsonValue } from "../src/domain/any.js";
+import { createActor, initialTransition, transition } from "xstate";
+import { anyJsonValue, isCompactJson } from "../src/domain/any.js";
 import { containerFields } from "../src/domain/container.js";
 import { emptyMap } from "../src/domain/labels.js";
-import { sortBytes } from "../src/domain/order.js";
+import { compareBytes, sortBytes } from "../src/domain/order.js";
+import { emptyState } from "../src/domain/state.js";
 import { ENVELOPE_VERSION, encodeEnvelope } from "../src/events/codec.js";
 import { EVENT_VERSIONS } from "../src/events/upcast.js";
 import { parseStoreFilters } from "../src/filters/filters.js";
 import { Client } from "../src/client/client.js";
+import type { GcRemoval } from "../src/gc/events.js";
+import { gcScheduler } from "../src/gc/scheduler.js";
+import { evolve } from "../src/projections/evolve.js";
 import { Projection } from "../src/projections/projection.js";
 import { startCluster } from "../test/helpers/cluster.js";
 import { startInstance } from "../test/helpers/nats.js";
@@ -86,15 +94,77 @@ function specCheck(): void {
     if (value !== null && typeof value === "object") for (const inner of Object.values(value)) count(inner);
   };
   count(JSON.parse(text));
-  // A copy, so that the check cannot use what anyFromJson remembers.
-  const stored = new Uint8Array(spec);
+  // Copies, one per read, so that the check can use neither what anyFromJson
+  // remembers nor the verdict remembered for bytes checked before.
   const calls = 20_000;
-  for (let index = 0; index < 2000; index++) anyJsonValue(stored);
-  const started = performance.now();
-  for (let index = 0; index < calls; index++) anyJsonValue(stored);
-  const micros = ((performance.now() - started) * 1000) / calls;
+  const copies = Array.from({ length: calls + 2000 }, () => new Uint8Array(spec));
+  for (let index = 0; index < 2000; index++) anyJsonValue(copies[calls + index]!);
+  let started = performance.now();
+  for (let index = 0; index < calls; index++) anyJsonValue(copies[index]!);
+  const firstMicros = ((performance.now() - started) * 1000) / calls;
+  started = performance.now();
+  for (let index = 0; index < calls; index++) isCompactJson(copies[index]!);
+  const againMicros = ((performance.now() - started) * 1000) / calls;
   console.log(`spec-check: the fixture spec is ${SPEC_BYTES} bytes of JSON holding ${values} values`);
-  console.log(`  checking that stored bytes are compact JSON and parsing them: ${micros.toFixed(1)} µs per read`);
+  console.log(`  checking that stored bytes are compact JSON and parsing them: ${firstMicros.toFixed(1)} µs per read`);
+  console.log(`  the same check on bytes checked before: ${againMicros.toFixed(2)} µs per read`);
+}
+
+function sortKeys(): void {
+  const count = 200_000;
+  const inOrder = Array.from({ length: count }, (_, index) => `sha256:${index.toString(16).padStart(64, "0")}`);
+  const shuffled = Array.from({ length: count }, (_, index) => `sha256:${((index * 2654435761) >>> 0).toString(16).padStart(64, "0")}`);
+  console.log(`sort-keys: ${count} digests in byte order`);
+  for (const [name, keys] of [["in insertion order", inOrder], ["shuffled", shuffled]] as const) {
+    let started = performance.now();
+    [...keys].sort(compareBytes);
+    const comparatorMs = performance.now() - started;
+    started = performance.now();
+    sortBytes([...keys]);
+    const sortBytesMs = performance.now() - started;
+    console.log(`  ${name}: sort(compareBytes) ${comparatorMs.toFixed(0)} ms, sortBytes ${sortBytesMs.toFixed(0)} ms`);
+  }
+}
+
+function schedulerWake(): void {
+  const ticks = 20_000;
+  let [snapshot] = initialTransition(gcScheduler, { config: {}, now: Date.now() });
+  let started = performance.now();
+  for (let index = 0; index < ticks; index++) [snapshot] = transition(gcScheduler, snapshot, { type: "tick", now: Date.now() });
+  const transitionMicros = ((performance.now() - started) * 1000) / ticks;
+  const actor = createActor(gcScheduler, { input: { config: {}, now: Date.now() } });
+  actor.start();
+  started = performance.now();
+  for (let index = 0; index < ticks; index++) actor.send({ type: "tick", now: Date.now() });
+  const actorMicros = ((performance.now() - started) * 1000) / ticks;
+  actor.stop();
+  console.log(`scheduler-wake: ${ticks} ticks of the GC scheduler`);
+  console.log(`  xstate transition(): ${transitionMicros.toFixed(1)} µs per tick; actor.send(): ${actorMicros.toFixed(1)} µs per tick`);
+}
+
+function gcApply(): void {
+  const blobs = 200_000;
+  const written = 1400;
+  const state = emptyState();
+  const stamp = "2026-01-01T00:00:00.000000000Z";
+  const digest = (index: number) => `sha256:${index.toString(16).padStart(64, "0")}`;
+  let seq = 0;
+  for (let index = 0; index < blobs; index++) {
+    evolve(state, "bench", { type: "content.committed", info: { digest: digest(index), size: 1, labels: {}, createdAt: stamp, updatedAt: stamp } }, ++seq);
+  }
+  const viewSeq = seq;
+  for (let index = 0; index < written; index++) evolve(state, "bench", { type: "container.created", container: containerRecord(`written-${index}`, index) }, ++seq);
+  const times: number[] = [];
+  for (let event = 0; event < 10; event++) {
+    const removals: GcRemoval[] = [];
+    for (let index = event * 1000; index < (event + 1) * 1000; index++) removals.push({ namespace: "bench", kind: "content", key: digest(index) });
+    const started = performance.now();
+    evolve(state, "", { type: "gc.collected", startedAt: stamp, viewSeq, removals }, ++seq);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`gc-apply: events of 1000 removals from ${blobs} blobs, ${written} containers written since the view`);
+  console.log(`  per event: fastest ${times[0]!.toFixed(2)} ms, median ${times[5]!.toFixed(2)} ms, slowest ${times[9]!.toFixed(2)} ms`);
 }
 
 function listFilter(): void {
@@ -168,6 +238,9 @@ const PROBES: Record<string, () => void | Promise<void>> = {
   "map-eviction": mapEviction,
   "object-layout": objectLayout,
   "spec-check": specCheck,
+  "sort-keys": sortKeys,
+  "scheduler-wake": schedulerWake,
+  "gc-apply": gcApply,
   "list-filter": listFilter,
   "queue-spread": queueSpread,
 };
