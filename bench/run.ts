@@ -1,7 +1,7 @@
 /**
  * Benchmark runner: `node dist/bench/run.js SCENARIO [options]`. Every scenario
- * measures ctrmeta and its references in the same run and prints their ratios;
- * `all` runs every scenario, `ci` runs short versions and fails when a ratio falls
+ * measures ctrmeta and its references in the same run and prints their ratios.
+ * `all` runs every scenario. `ci` runs short versions and fails when a ratio falls
  * below its floor (bench/scenarios/ci.ts).
  */
 import { Command, InvalidArgumentError } from "commander";

@@ -31,7 +31,7 @@ export class CpuMeter {
     this.before = new Map(Object.entries(this.pids).map(([name, pid]) => [name, pid === undefined ? Number.NaN : cpuSeconds(pid)]));
   }
 
-  /** Each process's share of one core over the interval, e.g. `bench 0.95 ctrmeta 0.62`. */
+  /** Stop the meter and format each process's share of one core, e.g. `bench 0.95 ctrmeta 0.62`. */
   stop(): string {
     const seconds = (performance.now() - this.startedAt) / 1000;
     return Object.entries(this.pids)

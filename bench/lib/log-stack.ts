@@ -57,7 +57,7 @@ export function collectGarbage(): void {
   collect();
 }
 
-/** Bytes this process holds in its JavaScript heap and in buffers outside it. */
+/** Return the bytes this process uses in its JavaScript heap and in buffers outside it. */
 export function heapBytes(): number {
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.external;

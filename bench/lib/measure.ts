@@ -17,7 +17,7 @@ export interface LoadResult extends LatencySummary {
   rate: number;
 }
 
-/** The value at fraction `p` (0..1) of an ascending array, nearest rank. */
+/** Return the value at fraction `p` (0..1) of an ascending array, by nearest rank. */
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));

@@ -40,10 +40,10 @@ export interface RawServices {
 }
 
 /**
- * The ceiling of a command: a @nats-io/services endpoint that publishes the request
- * body to `rawbench.log.<id>` expecting the subject to have no message yet, and
- * replies with the sequence. And a core echo that replies to every request with
- * `echoReply`, the ceiling of a read.
+ * Start the ceiling of a command and the ceiling of a read. The first is a
+ * @nats-io/services endpoint that publishes the request body to `rawbench.log.<id>`,
+ * expecting the subject to have no message yet, and replies with the sequence. The
+ * second is a core echo that replies to every request with `echoReply`.
  */
 export async function startRawServices(nc: NatsConnection, echoReply: Uint8Array): Promise<RawServices> {
   const js: JetStreamClient = jetstream(nc);

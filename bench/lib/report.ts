@@ -11,7 +11,7 @@ export type Direction = "higher" | "lower";
 
 export interface Row {
   scenario: string;
-  /** What is compared, e.g. "CreateContainer 64 concurrent, cmd/s". */
+  /** Measure compared, e.g. "CreateContainer 64 concurrent, cmd/s". */
   measure: string;
   ctrmeta: number;
   /** Name of the reference, e.g. "containerd 1.6" or "raw request/reply". */
@@ -93,7 +93,8 @@ export function printTable(reports: Report[]): void {
   console.log("|---|---|---|---|---|---|---|");
   for (const report of reports) {
     for (const row of report.rows) {
-      const met = row.met === undefined ? "-" : row.met ? "yes" : "**no**";
+      let met = "-";
+      if (row.met !== undefined) met = row.met ? "yes" : "**no**";
       console.log(
         `| ${row.scenario} | ${row.measure} | ${format(row.ctrmeta)} ${row.unit} | ${row.reference}: ${format(row.referenceValue)} ${row.unit} | ${row.ratio.toFixed(2)} | ${targetText(row)} | ${met} |`,
       );

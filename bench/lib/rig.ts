@@ -32,7 +32,7 @@ export class Rig {
     readonly clients: Client[],
     readonly containerd: PrivateContainerd | undefined,
     readonly grpcClients: LeanContainersClient[],
-    /** Why containerd is not compared, when it is not. */
+    /** Reason containerd is not compared, or undefined when it is. */
     readonly containerdSkipped: string | undefined,
   ) {}
 
@@ -65,12 +65,12 @@ export class Rig {
     }
   }
 
-  /** A meter of the CPU time of every process in the comparison. */
+  /** Start a meter of the CPU time of every process in the comparison. */
   cpu(): CpuMeter {
     return new CpuMeter({ bench: process.pid, ctrmeta: this.ctrmeta.pid, raw: this.raw.pid, nats: this.nats.server.pid, containerd: this.containerd?.pid });
   }
 
-  /** The NATS connection of load slot `index`. */
+  /** Return the NATS connection of load slot `index`. */
   nc(index: number): NatsConnection {
     return this.clients[index % this.clients.length]!.nc;
   }

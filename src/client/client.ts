@@ -59,7 +59,7 @@ export interface ClientOptions extends NatsAuthOptions {
    * Read your own writes whichever instance serves the request (default true): every request
    * carries the highest revision this client has received as its minimum revision
    * (see CallOptions.minRevision). NATS spreads requests over all instances, whose
-   * views may trail the one that answered a write by a few milliseconds.
+   * views may trail the one that accepted a write by a few milliseconds.
    */
   readYourWrites?: boolean;
 }

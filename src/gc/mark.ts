@@ -109,7 +109,7 @@ export function mark(state: MetadataState, now: bigint): MarkResult {
  * reachable now: a path from a root that crosses no written object existed
  * unchanged in the view. So:
  * - `rooted`, marked from the written roots, contains candidates that are reachable;
- * - `loose`, marked from the other written content and snapshots, holds the
+ * - `loose`, marked from the other written content and snapshots, contains the
  *   candidates whose fate depends on whether those records are reachable, which
  *   only a mark of the whole namespace can tell;
  * - a candidate in neither is still unreachable.

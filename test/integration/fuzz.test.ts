@@ -1432,11 +1432,11 @@ async function compareWithRebuilt(stack: Stack): Promise<{ problems: string[]; n
   const problems: string[] = [];
   const notes: string[] = [];
   const rebuilt = await startInstance(stack.nats.url, { gc: false, notify: false, useSnapshot: false, name: "fuzz-rebuild" });
-  const compare = (actual: unknown, expected: unknown, what: string) => {
+  const compare = (actual: unknown, expected: unknown, subject: string) => {
     try {
       assert.deepEqual(JSON.parse(JSON.stringify(actual)), JSON.parse(JSON.stringify(expected)));
     } catch (error) {
-      problems.push(`${what}: ${(error as Error).message.slice(0, 500)}`);
+      problems.push(`${subject}: ${(error as Error).message.slice(0, 500)}`);
     }
   };
   try {

@@ -12,8 +12,8 @@ describe("status", () => {
     nats = await startTestServer();
     instances.push(await startInstance(nats.url, { name: "one", metricsPort: 0 }));
     client = await Client.connect({ servers: nats.url });
-    // Instance "one" answers these alone; "two" starts afterwards, so the counts
-    // below do not depend on how the queue group spreads requests.
+    // Instance "one" serves these alone because "two" starts afterwards, so the
+    // counts below do not depend on how the queue group spreads requests.
     for (let i = 0; i < 5; i++) await client.containers.create(container(`s-${i}`));
     await client.containers.get("missing").catch(() => undefined);
     instances.push(await startInstance(nats.url, { name: "two" }));
@@ -39,11 +39,11 @@ describe("status", () => {
   });
 
   it("counts requests by outcome", async () => {
-    // Either instance may answer; ask until "one" does.
-    let one: Record<string, unknown> | undefined;
-    for (let attempt = 0; attempt < 200 && one?.name !== "one"; attempt++) one = await client.status.instance();
-    assert.equal(one?.name, "one");
-    const requests = one!.requests as Record<string, { outcomes: Record<string, number> }>;
+    // Either instance may serve the request, so repeat it until "one" does.
+    let statusOfOne: Record<string, unknown> | undefined;
+    for (let attempt = 0; attempt < 200 && statusOfOne?.name !== "one"; attempt++) statusOfOne = await client.status.instance();
+    assert.equal(statusOfOne?.name, "one");
+    const requests = statusOfOne!.requests as Record<string, { outcomes: Record<string, number> }>;
     assert.equal(requests["containers.create"]?.outcomes.ok, 5);
     assert.equal(requests["containers.get"]?.outcomes.NotFound, 1);
   });

@@ -214,7 +214,7 @@ const dryCommands: Commands = {
   },
 };
 
-/** A view holding lease `l` with one content resource in namespace `default`. */
+/** Build a view containing lease `l` with one content resource in namespace `default`. */
 function viewWithLease(): Projection {
   const projection = new Projection();
   const events: MetadataEvent[] = [

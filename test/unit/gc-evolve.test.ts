@@ -178,7 +178,7 @@ function collect(trial: Trial): GcOutcome {
 test("the check from written objects removes exactly what a whole mark would", () => {
   let wholeMarks = 0;
   let removed = 0;
-  let kept = 0;
+  let keptCandidates = 0;
   for (let seed = 1; seed <= 600; seed++) {
     const trial = play(seed, 60, 1 + (seed % 12));
     const expected = stillUnreachable(trial);
@@ -186,12 +186,12 @@ test("the check from written objects removes exactly what a whole mark would", (
     assert.deepEqual(outcome.removed.map(describe).sort(), expected, `seed ${seed}`);
     wholeMarks += outcome.wholeMarks;
     removed += outcome.removed.length;
-    kept += trial.candidates.length - outcome.removed.length;
+    keptCandidates += trial.candidates.length - outcome.removed.length;
   }
   // The histories exercise every path: removals, candidates kept by new references,
   // and candidates that only a whole mark could settle.
   assert.ok(removed > 1000, `removed ${removed}`);
-  assert.ok(kept > 100, `kept ${kept}`);
+  assert.ok(keptCandidates > 100, `kept ${keptCandidates}`);
   assert.ok(wholeMarks > 0, `whole marks ${wholeMarks}`);
   assert.ok(wholeMarks < 300, `whole marks ${wholeMarks}`);
 });
@@ -273,17 +273,17 @@ function playWithSlicedMark(seed: number, before: number, between: number, after
 
 test("mark in steps, writes between steps: same removals as a whole mark", () => {
   let removed = 0;
-  let kept = 0;
+  let keptCandidates = 0;
   for (let seed = 1; seed <= 600; seed++) {
     const trial = playWithSlicedMark(seed, 60, seed % 2, seed % 5);
     const expected = stillUnreachable(trial);
     const outcome = collect(trial);
     assert.deepEqual(outcome.removed.map(describe).sort(), expected, `seed ${seed}`);
     removed += outcome.removed.length;
-    kept += trial.candidates.length - outcome.removed.length;
+    keptCandidates += trial.candidates.length - outcome.removed.length;
   }
   assert.ok(removed > 1000, `removed ${removed}`);
-  assert.ok(kept > 100, `kept ${kept}`);
+  assert.ok(keptCandidates > 100, `kept ${keptCandidates}`);
 });
 
 test("merged sorted runs are in byte order", () => {
