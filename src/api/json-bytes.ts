@@ -1,7 +1,7 @@
 /**
  * Stored JSON carried into a reply as it is. A container's spec is kept as the
- * bytes of its compact JSON; a JSON reply used to parse them and serialize the
- * result again, most of the cost of a Get or a List. A `JsonBytes` in a reply body
+ * bytes of its compact JSON. A JSON reply used to parse them and serialize the
+ * result again, most of the cost of serializing a List reply. A `JsonBytes` in a reply body
  * is spliced into the JSON text by `stringifyBody`, passed as bytes to gRPC, and
  * parsed for MessagePack (`withParsedJson`).
  */
@@ -18,8 +18,8 @@ export class JsonBytes {
   }
 
   /**
-   * Inside `stringifyBody`, a placeholder to splice the text in for; anywhere else
-   * the parsed value, so that any other serializer still writes the right JSON.
+   * Return a placeholder for the text inside `stringifyBody`, and the parsed value
+   * anywhere else, so that any other serializer still writes the right JSON.
    */
   toJSON(): unknown {
     if (splicing === undefined) return JSON.parse(this.text) as unknown;
@@ -40,7 +40,7 @@ const SERIALIZED_PLACEHOLDER = new RegExp(`"\\\\u0000${TOKEN}:(\\d+)"`, "g");
 /** Texts of the JsonBytes met by the `stringifyBody` call in progress. */
 let splicing: string[] | undefined;
 
-/** JSON.stringify `value`, writing the text of each JsonBytes in it as it is. */
+/** Serialize `value` as JSON, writing the text of each JsonBytes in it as it is. */
 export function stringifyBody(value: unknown): string {
   const texts: string[] = [];
   splicing = texts;

@@ -95,6 +95,8 @@ export class EventsClient {
     } finally {
       // The last event is not acknowledged: the loop stopped while handling it, or
       // after it without asking for more; either way it comes again on resume.
+      // NOTE: the server sends it, and the events received after it, only once the
+      // consumer's acknowledgement wait (30 s by default) has passed.
       options.signal?.removeEventListener("abort", close);
       await messages.close();
     }

@@ -25,9 +25,9 @@ export function anyFromJson(typeUrl: string, json: unknown): AnyValue {
 }
 
 /**
- * Whether bytes are the compact JSON of their value, remembered while the bytes
- * live: a record read again (a repeated Get, every List) is not parsed again to
- * find out.
+ * Verdicts on whether bytes are the compact JSON of their value, kept while the
+ * bytes live, so that a record read again (a repeated Get, every List) is not
+ * parsed again.
  */
 const compactJson = new WeakMap<Uint8Array, boolean>();
 

@@ -116,10 +116,9 @@ function countRemoved(removed: GcRemoval[]): CollectionStats["removed"] {
 }
 
 /**
- * Collect namespace by namespace: each namespace is marked at once at its own view
- * (edges never leave a namespace). The event loop is free between namespaces,
- * between slices of a namespace's content and between the appends, so commands
- * wait at most for the mark of one namespace.
+ * Collect namespace by namespace, because edges never leave a namespace. The event
+ * loop is free between namespaces, between the steps of a mark and of the content
+ * check, and between the appends, so commands wait at most for one step.
  */
 export async function collectGarbage(projection: Projection, commands: CommandHandler, clock: Clock): Promise<CollectionStats> {
   const started = performance.now();

@@ -58,6 +58,8 @@ export function evolveGc(state: MetadataState, event: GcCollected): Verdict {
           skipped++;
           continue;
         }
+        // NOTE: a child prepared after the view and itself unreachable does not stop
+        // this removal, and is left with a missing parent until the next collection.
         deleteSnapshotRecord(namespace, snapshotter, removal.key);
         notifications.push({
           namespace: removal.namespace,
@@ -90,12 +92,12 @@ type ReachabilityCheck = (node: GcNode) => boolean;
 
 /**
  * Build the check of whether a candidate of one namespace has become reachable
- * since the view at `viewSeq`; return undefined when none can have. Edges never leave a namespace,
- * so a namespace is checked alone. Only writes (not deletions) add references, so a
- * namespace without writes since the view needs no check. Otherwise the marks from
- * the objects written since the view settle most candidates (see `markFromWrites`),
- * and a mark of the whole namespace settles the rest, or all of them when the
- * namespace's write journal no longer reaches back to the view.
+ * since the view at `viewSeq`, or return undefined when none can have. Edges never
+ * leave a namespace, so a namespace is checked alone. Only writes (not deletions)
+ * add references, so a namespace without writes since the view needs no check.
+ * Otherwise the marks from the objects written since the view settle most
+ * candidates (see `markFromWrites`). A mark of the whole namespace settles the
+ * rest, or all of them when the write journal no longer reaches back to the view.
  */
 function reachabilityCheck(
   state: MetadataState,

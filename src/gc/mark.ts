@@ -103,11 +103,11 @@ export function mark(state: MetadataState, now: bigint): MarkResult {
 }
 
 /**
- * What marking one namespace from its objects written after a collection's view
- * shows about that collection's candidates, which were all unreachable in the view.
- * A candidate that is reachable now is reachable from a written object that is
- * reachable now: a path from a root that crosses no written object existed
- * unchanged in the view. So:
+ * Marks of one namespace from the objects written after a collection's view, and
+ * what they show about the candidates the collector's mark left unmarked. A path
+ * from a root that crosses no written object existed during that whole mark, which
+ * followed it. So a candidate reachable now is reachable from a written object
+ * that is reachable now, and:
  * - `rooted`, marked from the written roots, contains candidates that are reachable;
  * - `loose`, marked from the other written content and snapshots, contains the
  *   candidates whose fate depends on whether those records are reachable, which

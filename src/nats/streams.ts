@@ -27,7 +27,7 @@ export interface ConsumerDefinition {
   config: Record<string, unknown>;
   verify: string[];
   /**
-   * Delete and create the consumer again when the server refuses to update an
+   * Delete and create the consumer again when the server rejects an update of an
    * existing one to this configuration (an acknowledgement policy, for one, cannot
    * change). Only for a consumer whose position may be lost.
    */
