@@ -1,9 +1,9 @@
 /**
  * Stored JSON carried into a reply as it is. A container's spec is kept as the
  * bytes of its compact JSON. A JSON reply used to parse them and serialize the
- * result again, most of the cost of serializing a List reply. A `JsonBytes` in a reply body
- * is spliced into the JSON text by `stringifyBody`, passed as bytes to gRPC, and
- * parsed for MessagePack (`withParsedJson`).
+ * result again, most of the cost of serializing a List reply. A `JsonBytes` in a
+ * reply body is spliced into the JSON text by `stringifyBody`, passed as bytes to
+ * gRPC, and parsed for MessagePack (`withParsedJson`).
  */
 import { randomBytes } from "node:crypto";
 
