@@ -47,13 +47,13 @@ describe("gc consumer", () => {
     await nats?.close();
   });
 
-  it("an instance replaces a consumer whose acknowledgement policy cannot be updated", async () => {
+  it("replaces a non-updatable consumer", async () => {
     assert.equal((await jsm.consumers.info(layout.logStream, name)).config.ack_policy, AckPolicy.Explicit);
     instance = await startInstance(nats.url);
     assert.equal((await jsm.consumers.info(layout.logStream, name)).config.ack_policy, AckPolicy.All);
   });
 
-  it("acknowledges in batches and leaves nothing pending", async () => {
+  it("acks in batches, nothing pending", async () => {
     client = await Client.connect({ servers: nats.url });
     // Acknowledgements are messages to the consumer's ack subjects: count them.
     let acknowledgements = 0;

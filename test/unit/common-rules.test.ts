@@ -114,7 +114,7 @@ describe("byte order", () => {
     }
   });
 
-  it("sortBytes orders like Buffer.compare with and without code units from U+D800 up", () => {
+  it("sortBytes matches Buffer.compare", () => {
     const alphabets = ["abcXYZ019-_.", "ab\u00e9\u4e2d", "a\uE000\uFFFD\u{1F600}\u{10000}z"];
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

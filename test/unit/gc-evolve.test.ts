@@ -175,7 +175,7 @@ function collect(trial: Trial): GcOutcome {
   return verdict.outcome as GcOutcome;
 }
 
-test("the check from written objects removes exactly what a whole mark would", () => {
+test("check from writes matches whole mark", () => {
   let wholeMarks = 0;
   let removed = 0;
   let keptCandidates = 0;
@@ -206,7 +206,7 @@ test("journal older than the view: whole mark", () => {
   }
 });
 
-test("writes of containers alone do not mark the whole namespace", () => {
+test("container writes need no whole mark", () => {
   const state = emptyState();
   let seq = 0;
   for (let index = 0; index < 50; index++) {
@@ -271,7 +271,7 @@ function playWithSlicedMark(seed: number, before: number, between: number, after
   return { state, seq, viewSeq, candidates };
 }
 
-test("mark in steps, writes between steps: same removals as a whole mark", () => {
+test("stepped mark with writes matches whole mark", () => {
   let removed = 0;
   let keptCandidates = 0;
   for (let seed = 1; seed <= 600; seed++) {

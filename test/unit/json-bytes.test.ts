@@ -53,7 +53,7 @@ const SPECS: Record<string, Uint8Array> = {
 
 describe("JSON bytes in replies", () => {
   for (const [name, spec] of Object.entries(SPECS)) {
-    it(`a reply with a spec of ${name} reads as before`, () => {
+    it(`reply with ${name} spec unchanged`, () => {
       const record = container(spec);
       const expected = JSON.stringify(encodeContainer(record));
       assert.equal(stringifyBody({ container: encodeContainer(record, true) }), `{"container":${expected}}`);
@@ -61,7 +61,7 @@ describe("JSON bytes in replies", () => {
     });
   }
 
-  it("a spec made from a request's JSON is spliced without parsing its bytes", () => {
+  it("request spec spliced without parsing", () => {
     const spec = anyFromJson("types.containerd.io/opencontainers/runtime-spec/1/Spec", { b: [true, null], a: "x" });
     assert.ok(isCompactJson(spec.value));
     const body = encodeContainer({ ...container(undefined), spec }, true);
@@ -69,19 +69,19 @@ describe("JSON bytes in replies", () => {
     assert.match(stringifyBody(body), /"spec":\{"typeUrl":"[^"]+","value":\{"b":\[true,null\],"a":"x"\}\}/);
   });
 
-  it("a user string that looks like the placeholder stays a string", () => {
+  it("placeholder-like user string kept", () => {
     const bytes = new JsonBytes(encoder.encode('{"k":1}'));
     const body = { labels: { a: "\u0000000000000000000000000000:0" }, spec: bytes, list: [bytes, "\u0000:0"] };
     const text = stringifyBody(body);
     assert.deepEqual(JSON.parse(text), { labels: { a: "\u0000000000000000000000000000:0" }, spec: { k: 1 }, list: [{ k: 1 }, "\u0000:0"] });
   });
 
-  it("serializers other than stringifyBody get the parsed value", () => {
+  it("other serializers get parsed value", () => {
     const bytes = new JsonBytes(encoder.encode('{"k":[1,2]}'));
     assert.equal(JSON.stringify({ spec: bytes }), '{"spec":{"k":[1,2]}}');
   });
 
-  it("withParsedJson copies only what leads to JsonBytes and keeps __proto__ keys as data", () => {
+  it("withParsedJson copies minimally, keeps __proto__", () => {
     const untouched = { a: [1, { b: 2 }] };
     const labels = JSON.parse('{"__proto__":"x"}') as Record<string, unknown>;
     const body = { untouched, labels, spec: new JsonBytes(encoder.encode("[1]")) };
