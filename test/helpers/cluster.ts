@@ -92,7 +92,7 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** Longest wait for a meta leader after every node restarted. */
+/** Maximum wait for a meta leader after every node restarted, in ms. */
 const FULL_RESTART_ELECTION_MS = 60_000;
 
 /** Every node started by this helper and still running, and every directory not yet removed, for the exit hook. */
