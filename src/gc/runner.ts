@@ -4,7 +4,7 @@
  * machine, a timer delivers its ticks, and each time the machine enters
  * `collecting` one collection runs while commands keep being served.
  */
-import type { ConsumerMessages, JetStreamClient } from "@nats-io/jetstream";
+import type { ConsumerMessages, JetStreamClient, JsMsg } from "@nats-io/jetstream";
 import { createActor, type Actor } from "xstate";
 import type { CommandHandler } from "../commands/handler.js";
 import { Unavailable, UnknownError } from "../domain/errors.js";
@@ -21,6 +21,8 @@ const WATCHDOG_MS = 5000;
 const BATCH_MS = 20;
 /** Maximum number of events the collector's consumer receives between two acknowledgements. */
 const ACK_EVERY = 256;
+/** Maximum time a received event waits for its acknowledgement, in ms. */
+const ACK_DELAY_MS = 100;
 
 /** Event types that make the database dirty in containerd's accounting. */
 export const DIRTY_EVENT_TYPES = new Set([
@@ -136,17 +138,29 @@ export class GcRunner {
         // stop() may have run while the consumer was being opened, finding nothing to
         // close. Closing queues an end that the loop below reads, so it is not awaited.
         if (this.stopped) void this.messages.close().catch(() => undefined);
-        // The consumer acknowledges every earlier event with each acknowledgement:
-        // one per batch of received events, and at least one per ACK_EVERY.
-        let unacknowledged = 0;
-        for await (const message of this.messages) {
-          const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
-          if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
-          if (++unacknowledged >= ACK_EVERY || this.messages.getPending() === 0) {
-            message.ack();
-            unacknowledged = 0;
+        // Each acknowledgement covers every earlier event, so the latest one is
+        // acknowledged once per batch of received events, at least once per
+        // ACK_EVERY, and at most ACK_DELAY_MS after it arrived. The delay is needed
+        // because nats.js 3.4 may count an internal callback in getPending().
+        const batch = { latest: undefined as JsMsg | undefined, count: 0, timer: undefined as NodeJS.Timeout | undefined };
+        const acknowledge = () => {
+          clearTimeout(batch.timer);
+          batch.timer = undefined;
+          batch.latest?.ack();
+          batch.latest = undefined;
+          batch.count = 0;
+        };
+        try {
+          for await (const message of this.messages) {
+            const type = message.headers?.get(EVENT_TYPE_HEADER) ?? "";
+            if (type !== "gc.collected") this.feed(message.seq, DIRTY_EVENT_TYPES.has(type));
+            batch.latest = message;
+            if (++batch.count >= ACK_EVERY || this.messages.getPending() === 0) acknowledge();
+            else batch.timer ??= setTimeout(acknowledge, ACK_DELAY_MS);
+            failures = 0;
           }
-          failures = 0;
+        } finally {
+          acknowledge();
         }
       } catch (error) {
         if (this.stopped) return;
