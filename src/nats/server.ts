@@ -24,11 +24,14 @@ export interface EmbeddedServer {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
-  /** Stop the server with SIGTERM (SIGKILL after a grace period); idempotent. */
+  /** Stop the server with SIGTERM (SIGKILL after STOP_GRACE_MS); idempotent. */
   stop(): Promise<void>;
   /** Kill the server at once with SIGKILL, as a crash would. */
   kill(): Promise<void>;
 }
+
+/** Time a stopping server gets to shut down after SIGTERM before it is killed, in ms. */
+const STOP_GRACE_MS = 15_000;
 
 /** Ask the OS for a free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -129,7 +132,11 @@ export async function startNatsServer(options: EmbeddedServerOptions): Promise<E
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        const timer = setTimeout(() => {
+          // A kill may lose writes the server has acknowledged but not yet written out.
+          process.stderr.write(`nats-server (pid ${child.pid}) did not exit within ${STOP_GRACE_MS} ms of SIGTERM: killing it\n`);
+          child.kill("SIGKILL");
+        }, STOP_GRACE_MS);
         await waitForExit(child);
         clearTimeout(timer);
       })();
