@@ -10,6 +10,8 @@
  *   gc-apply       applying a collection event of 1000 removals after writes since its view
  *   list-filter    sorting and filtering 10,000 containers in a view
  *   queue-spread   which of two instances on a 3-node cluster serves a client
+ *   snapshot-read  reading a view snapshot of 100,000 containers: receiving its
+ *                  chunks, decoding them, and both as the instance does
  *   profile FILE   the functions with the most CPU time in a .cpuprofile
  *                  (BENCH_CPU_PROF=DIR writes them for the scenarios' processes)
  */
@@ -28,11 +30,15 @@ import type { GcRemoval } from "../src/gc/events.js";
 import { gcScheduler } from "../src/gc/scheduler.js";
 import { evolve } from "../src/projections/evolve.js";
 import { Projection } from "../src/projections/projection.js";
+import { Projector } from "../src/projections/projector.js";
+import { decodeSnapshot, readSnapshot, SNAPSHOT_OBJECT, writeSnapshot } from "../src/projections/snapshot.js";
+import { applyObjectStore, loadDefinition, type ObjectStoreDefinition } from "../src/nats/streams.js";
+import { pino } from "pino";
 import { startCluster } from "../test/helpers/cluster.js";
 import { startInstance } from "../test/helpers/nats.js";
 import { groupFilter, SPEC_BYTES } from "./lib/fixture.js";
-import { collectGarbage, heapBytes } from "./lib/log-stack.js";
-import { containerRecord } from "./lib/log-writer.js";
+import { collectGarbage, heapBytes, startLogStack } from "./lib/log-stack.js";
+import { appendEvents, containerHistory, containerRecord } from "./lib/log-writer.js";
 
 function mapEviction(): void {
   const bound = 65_536;
@@ -211,6 +217,43 @@ async function queueSpread(): Promise<void> {
   }
 }
 
+async function snapshotRead(): Promise<void> {
+  const containers = 100_000;
+  const stack = await startLogStack();
+  try {
+    await appendEvents(stack.js, stack.layout, "bench", containers, containerHistory(containers));
+    const store = await applyObjectStore(stack.nc, loadDefinition<ObjectStoreDefinition>("projections.json", stack.layout));
+    const projection = new Projection();
+    const projector = new Projector(stack.js, stack.jsm, stack.layout, projection, pino({ level: "silent" }));
+    await projector.start();
+    await projector.stop();
+    await writeSnapshot(store, projection);
+    console.log(`snapshot-read: a view snapshot of ${containers} containers, three rounds`);
+    for (let round = 1; round <= 3; round++) {
+      collectGarbage();
+      let started = performance.now();
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of (await store.get(SNAPSHOT_OBJECT))!.data) chunks.push(chunk);
+      const receiveMs = performance.now() - started;
+      const bytes = Buffer.concat(chunks);
+      chunks.length = 0;
+      started = performance.now();
+      decodeSnapshot(bytes);
+      const decodeMs = performance.now() - started;
+      collectGarbage();
+      started = performance.now();
+      await readSnapshot(store);
+      const readMs = performance.now() - started;
+      console.log(
+        `  round ${round}: ${(bytes.length / 1e6).toFixed(0)} MB received in ${receiveMs.toFixed(0)} ms, decoded in ${decodeMs.toFixed(0)} ms; ` +
+          `read while decoding (readSnapshot) ${readMs.toFixed(0)} ms`,
+      );
+    }
+  } finally {
+    await stack.close();
+  }
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -243,6 +286,7 @@ const PROBES: Record<string, () => void | Promise<void>> = {
   "gc-apply": gcApply,
   "list-filter": listFilter,
   "queue-spread": queueSpread,
+  "snapshot-read": snapshotRead,
 };
 
 const args = process.argv.slice(2);

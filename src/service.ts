@@ -210,7 +210,7 @@ export class Instance {
 
       const store = new EventStore(js, jsm, layout);
       const clock = options.clock ?? new SystemClock();
-      const commands = new CommandHandler(projection, store, layout, clock);
+      const commands = new CommandHandler(projection, store, layout, clock, { logger: log });
       const snapshotters = new Set(options.snapshotters ?? DEFAULT_SNAPSHOTTERS);
 
       // Every instance forwards collection requests to the elected collector; an

@@ -6,6 +6,7 @@
  */
 import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
 import { Conflict, InvalidArgument, MetadataError, quote, Unavailable, UnknownError } from "../domain/errors.js";
+import type { Logger } from "pino";
 import type { MetadataState } from "../domain/state.js";
 import type { Clock } from "../domain/time.js";
 import { ENVELOPE_VERSION, type Envelope } from "../events/codec.js";
@@ -49,11 +50,13 @@ export interface CommandHandlerOptions {
   maxAttempts?: number;
   /** How long to wait for the view to apply an appended event, in milliseconds. */
   applyTimeoutMs?: number;
+  logger?: Logger;
 }
 
 export class CommandHandler {
   private readonly applyTimeoutMs: number;
   private readonly lifecycle: Lifecycle;
+  private readonly log: Logger | undefined;
   /** Tail of the queue of this instance's commands per aggregate subject. */
   private readonly locks = new Map<string, Promise<void>>();
 
@@ -66,6 +69,7 @@ export class CommandHandler {
   ) {
     this.applyTimeoutMs = options.applyTimeoutMs ?? 10_000;
     this.lifecycle = new Lifecycle(options.maxAttempts);
+    this.log = options.logger;
   }
 
   async execute<R>(command: Command<R>): Promise<CommandOutcome<R>> {
@@ -153,7 +157,7 @@ export class CommandHandler {
             seq = await this.append(command, decision!, subject);
             event = { type: "appended" };
           } catch (error) {
-            if (error instanceof DuplicateRequest) return this.replay<R>(command, error.seq);
+            if (error instanceof DuplicateRequest) return this.replayDuplicate<R>(command, error.seq);
             failure = error;
             event = error instanceof Conflict ? { type: "conflict" } : { type: "unavailable" };
           }
@@ -225,11 +229,37 @@ export class CommandHandler {
     return earlier ? this.replay<R>(command, earlier.seq) : undefined;
   }
 
+  /**
+   * Return the outcome of the earlier attempt that JetStream reported this request
+   * a duplicate of, at `seq`. The event there must carry this request's id. When it
+   * does not, the request's own event is looked up in the view once the view has
+   * caught up with the log. When the log does not contain it either, the request
+   * was not applied and fails Unavailable, because a success would be a lost write.
+   */
+  private async replayDuplicate<R>(command: Command<R>, seq: number): Promise<CommandOutcome<R>> {
+    const envelope = await this.store.find(seq);
+    if (envelope?.req === command.requestId) return this.replay(command, seq, envelope);
+
+    const last = await this.store.lastSeq();
+    await this.projection.waitFor(last, this.applyTimeoutMs);
+    const earlier = this.projection.requestOutcome(command.requestId);
+    const found = envelope ? `an event of request ${quote(envelope.req)}` : "no event";
+    this.log?.warn(
+      { requestId: command.requestId, duplicateOf: seq, eventRequestId: envelope?.req, foundAt: earlier?.seq },
+      "JetStream reported a request as a duplicate of an event with another request id",
+    );
+    if (earlier) return this.replay(command, earlier.seq);
+    throw new Unavailable(
+      `JetStream reported request ${quote(command.requestId)} as a duplicate of event ${seq}, where the log has ${found}, ` +
+        `and the log does not contain this request, so it was not applied: retry with a new request id, or with this one after the stream's duplicate window`,
+    );
+  }
+
   /** Rebuild the outcome of an earlier attempt from its event in the log. */
-  private async replay<R>(command: Command<R>, seq: number): Promise<CommandOutcome<R>> {
+  private async replay<R>(command: Command<R>, seq: number, read?: Envelope): Promise<CommandOutcome<R>> {
     await this.projection.waitFor(seq, this.applyTimeoutMs);
     const outcome = this.projection.requestOutcomeAt(seq);
-    const envelope = await this.store.read(seq);
+    const envelope = read ?? (await this.store.read(seq));
     const { retryOf } = command;
     if (retryOf && (envelope.ns !== command.namespace || !retryOf.accepts(envelope.event))) {
       throw new InvalidArgument(

@@ -58,9 +58,15 @@ export class EventStore {
 
   /** Read and decode the event at `seq`. */
   async read(seq: number): Promise<Envelope> {
+    const envelope = await this.find(seq);
+    if (!envelope) throw new Unavailable(`event ${seq} is missing from ${this.layout.logStream}`);
+    return envelope;
+  }
+
+  /** Read and decode the event at `seq`, or return undefined when the log has no message there. */
+  async find(seq: number): Promise<Envelope | undefined> {
     const message = await this.jsm.streams.getMessage(this.layout.logStream, { seq });
-    if (!message) throw new Unavailable(`event ${seq} is missing from ${this.layout.logStream}`);
-    return decodeEnvelope(message.data);
+    return message ? decodeEnvelope(message.data) : undefined;
   }
 
   /** Sequence of the last message on a subject, 0 when there is none. */

@@ -3,7 +3,7 @@
  * `ctrmeta serve` without `--server` and for tests.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants, createWriteStream, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { delimiter, join } from "node:path";
 
@@ -16,6 +16,8 @@ export interface EmbeddedServerOptions {
   /** Extra command-line arguments, e.g. a cluster configuration. */
   extraArgs?: string[];
   readyTimeoutMs?: number;
+  /** File that the server's log lines are appended to; they are discarded without it. */
+  logFile?: string;
 }
 
 export class EmbeddedServerError extends Error {}
@@ -80,8 +82,8 @@ export async function startNatsServer(options: EmbeddedServerOptions): Promise<E
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
 
   let onData: ((chunk: Buffer) => void) | undefined;
+  let output = "";
   const ready = new Promise<void>((resolve, reject) => {
-    let output = "";
     const timer = setTimeout(() => {
       reject(new EmbeddedServerError(`nats-server did not report ready within ${options.readyTimeoutMs ?? 15000} ms:\n${output.slice(-2000)}`));
     }, options.readyTimeoutMs ?? 15_000);
@@ -113,7 +115,13 @@ export async function startNatsServer(options: EmbeddedServerOptions): Promise<E
   await ready;
   // Keep reading stderr so the pipe never fills and blocks the server.
   child.stderr!.off("data", onData!);
-  child.stderr!.on("data", () => undefined);
+  if (options.logFile) {
+    const log = createWriteStream(options.logFile, { flags: "a" });
+    log.write(output);
+    child.stderr!.pipe(log);
+  } else {
+    child.stderr!.on("data", () => undefined);
+  }
   child.removeAllListeners("exit");
   // A process that exits without stopping its server (a crash, a forced exit of
   // the test runner) takes the server with it instead of leaving it running.

@@ -48,6 +48,8 @@ export interface ClusterNode {
   /** Parent of the node's JetStream store directory (`<dataDir>/jetstream`). */
   readonly dataDir: string;
   readonly configFile: string;
+  /** The node's log, appended to by every process of the node. */
+  readonly logFile: string;
 }
 
 /** The JetStream meta group as one node's `/jsz` reports it. */
@@ -88,6 +90,12 @@ export interface TestCluster {
    * a running node; returns its name. Throws after `timeoutMs` (default 20,000).
    */
   waitForMetaLeader(timeoutMs?: number): Promise<string>;
+  /**
+   * Wait until a node's `/healthz` returns 200: it has a meta leader and every
+   * stream and consumer replica on it has caught up. Throws after `timeoutMs`
+   * (default 20,000) with the last error the node reported.
+   */
+  waitForHealthy(index: number, timeoutMs?: number): Promise<void>;
   /** Stop every node by PID and remove the directory. Idempotent; never rejects. */
   close(): Promise<void>;
 }
@@ -179,6 +187,7 @@ async function createCluster(dir: string, size: number, extraConfig: string, tim
       url: `nats://127.0.0.1:${port}`,
       dataDir: join(dir, `n${index}`),
       configFile: join(dir, `n${index}.conf`),
+      logFile: join(dir, `n${index}.log`),
     });
   }
   // A unique cluster name keeps nodes of other clusters from joining by mistake.
@@ -231,6 +240,7 @@ class ClusterImpl implements TestCluster {
       dataDir: node.dataDir,
       extraArgs: ["-c", node.configFile],
       readyTimeoutMs: this.timeoutMs,
+      logFile: node.logFile,
     });
     this.servers_[index] = server;
     running.add(server);
@@ -261,6 +271,23 @@ class ClusterImpl implements TestCluster {
     // Every node starts at once and they elect a meta leader anew. That took 4 to
     // 10 s in 16 restarts here, but over 20 s in one of three runs of cluster.test.ts.
     await this.waitForMetaLeader(Math.max(this.timeoutMs, FULL_RESTART_ELECTION_MS));
+  }
+
+  async waitForHealthy(index: number, timeoutMs = this.timeoutMs): Promise<void> {
+    const node = this.nodes[this.checkIndex(index)]!;
+    const deadline = Date.now() + timeoutMs;
+    let seen = "no answer";
+    for (;;) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${node.monitorPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+        if (response.ok) return;
+        seen = `HTTP ${response.status}: ${(await response.text()).trim()}`;
+      } catch (error) {
+        seen = (error as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`node ${index} not healthy within ${timeoutMs} ms (${seen})`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 
   async monitor(index: number, path: string): Promise<unknown> {

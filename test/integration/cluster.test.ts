@@ -100,6 +100,18 @@ describe("cluster helper", () => {
     assert.ok(jsz.meta_cluster?.leader, "the restarted node knows the leader");
   });
 
+  it("waits for a node to be healthy", async () => {
+    await cluster.restart(2);
+    await cluster.waitForHealthy(2);
+    const response = await fetch(`http://127.0.0.1:${cluster.nodes[2]!.monitorPort}/healthz`);
+    assert.equal(response.status, 200);
+
+    await cluster.stop(2);
+    await assert.rejects(cluster.waitForHealthy(2, 500), /node 2 not healthy within 500 ms/);
+    await cluster.restart(2);
+    await cluster.waitForHealthy(2);
+  });
+
   it("restarts every node", async () => {
     const before = cluster.nodes.map((node) => cluster.pid(node.index));
     await cluster.restartAll();

@@ -7,11 +7,12 @@
  * and the final state agrees with the acknowledged history.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it, type TestContext } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { Client } from "../../src/client/client.js";
 import { startCluster, type TestCluster } from "../helpers/cluster.js";
-import { checkHistory, readLog, runClient, type OpRecord } from "../helpers/history.js";
+import { checkHistory, readLog, runClient, type LogEntry, type OpRecord } from "../helpers/history.js";
 import { startInstance } from "../helpers/nats.js";
 import { ServiceProcess } from "../helpers/services.js";
 
@@ -97,6 +98,7 @@ describe("faults on a 3-node cluster", () => {
     if (report.invariantViolations.length > 0) t.diagnostic(report.invariantViolations.slice(0, 5).join("; "));
     for (const service of services) if (!service.running) t.diagnostic(`an instance exited: ${service.stderr.slice(-500)}`);
     if (process.env.CTRMETA_FAULT_LOGS) for (const service of services) t.diagnostic(service.logs.slice(-4000));
+    if (report.lost.length > 0) describeLost(t, records, log);
     const notFound = records.filter((record) => record.kind === "NotFound").slice(0, 3);
     if (notFound.length > 0) t.diagnostic(JSON.stringify(notFound));
     assert.ok(report.acknowledged > 100, `only ${report.acknowledged} acknowledged operations`);
@@ -104,6 +106,33 @@ describe("faults on a 3-node cluster", () => {
     assert.deepEqual(report.appliedTwice, [], "no request took effect twice");
     assert.deepEqual(report.inconsistentReads, [], "reads match the log at their revision");
     assert.deepEqual(report.invariantViolations, [], "the final state agrees with the acknowledged history");
+  }
+
+  /**
+   * Print the log's events where lost writes were acknowledged, and the servers'
+   * log lines about leaders and catch-up, so that a failure in CI can be explained.
+   */
+  function describeLost(t: TestContext, records: OpRecord[], log: LogEntry[]): void {
+    const lost = records.filter(
+      (record) => record.outcome === "ok" && record.op !== "get" && !log.some((entry) => entry.envelope.req === record.requestId && entry.seq === record.revision),
+    );
+    for (const record of lost.slice(0, 5)) {
+      const times = `${new Date(record.start).toISOString()} to ${new Date(record.end).toISOString()}`;
+      t.diagnostic(`lost: ${record.op} ${record.id} (${record.requestId}), ${record.attempts} attempts, ${times}, acknowledged at ${record.revision}`);
+      const elsewhere = log.filter((entry) => entry.envelope.req === record.requestId).map((entry) => entry.seq);
+      t.diagnostic(`  the request's events in the log: ${elsewhere.length > 0 ? elsewhere.join(", ") : "none"}`);
+      for (const entry of log.filter((entry) => Math.abs(entry.seq - record.revision!) <= 2)) {
+        t.diagnostic(`  log ${entry.seq}: ${entry.envelope.req} ${entry.envelope.event.type} at ${entry.envelope.time}`);
+      }
+    }
+    const gaps = log.filter((entry, index) => index > 0 && entry.seq !== log[index - 1]!.seq + 1).length;
+    t.diagnostic(`log: ${log.length} events, last sequence ${log.at(-1)?.seq}, ${gaps} gaps`);
+    for (const node of cluster.nodes) {
+      const lines = readFileSync(node.logFile, "utf8")
+        .split("\n")
+        .filter((line) => /stream leader for|Catchup for stream|RAFT|Resetting|mismatch|Initiating Shutdown|Starting nats-server/.test(line));
+      for (const line of lines.slice(-40)) t.diagnostic(`${node.name}: ${line}`);
+    }
   }
 
   it("streams are R3", async () => {
@@ -131,7 +160,12 @@ describe("faults on a 3-node cluster", () => {
         await cluster.kill(index);
         await sleep(2000);
         await cluster.restart(index);
-        await cluster.waitForMetaLeader();
+        // Only one node is down at a time, as R3 requires. The next kill waits until
+        // this node's replicas have caught up (`/healthz`), as a Kubernetes rolling
+        // update does with the startup probe in deploy/kubernetes/nats.yaml.
+        const restarted = Date.now();
+        await cluster.waitForHealthy(index, 60_000);
+        t.diagnostic(`node ${index} healthy ${Date.now() - restarted} ms after its restart`);
         await sleep(1000);
       }
     });
