@@ -74,6 +74,7 @@ export class Status implements StatusSource {
         lagEvents,
         lagSeconds: lagEvents === 0 ? 0 : seconds(projection.lastEventTime, log.last_ts),
         unreadableEvents: projection.undecodable,
+        logDivergences: projection.divergences,
       },
       notifications: notifier ? { publishedThrough: notifier.position } : null,
       requests: metrics.snapshot(),
@@ -128,11 +129,12 @@ export function prometheusText(instance: Body): string {
   const gauge = (metric: string, help: string, value: number, labels = `instance=${name}`) => {
     lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} gauge`, `${metric}{${labels}} ${value}`);
   };
-  const view = instance.view as { seq: number; lagEvents: number; lagSeconds: number; unreadableEvents: number };
+  const view = instance.view as { seq: number; lagEvents: number; lagSeconds: number; unreadableEvents: number; logDivergences: number };
   gauge("ctrmeta_view_seq", "Log sequence the view has applied.", view.seq);
   gauge("ctrmeta_view_lag_events", "Events in the log the view has not applied yet.", view.lagEvents);
   gauge("ctrmeta_view_lag_seconds", "Age of the newest applied event behind the log's newest one, in seconds.", view.lagSeconds);
   gauge("ctrmeta_view_unreadable_events", "Events the view skipped because it could not decode them.", view.unreadableEvents);
+  gauge("ctrmeta_view_log_divergences", "Messages delivered again that do not match the event the view applied at their sequence.", view.logDivergences);
   gauge("ctrmeta_gc_leader", "1 when this instance runs garbage collection.", instance.leader ? 1 : 0);
   const notifications = instance.notifications as { publishedThrough: number } | null;
   if (notifications) gauge("ctrmeta_notifications_published_seq", "Log sequence up to which notifications are published.", notifications.publishedThrough);

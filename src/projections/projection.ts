@@ -90,6 +90,11 @@ export class Projection {
   lastEventTime = "";
   /** Messages the projection could not decode, skipped as rejected. */
   undecodable = 0;
+  /**
+   * Count of messages delivered again at a sequence this view applied, but on a
+   * subject whose last event in the view is older. The log changed under the view.
+   */
+  divergences = 0;
 
   private subjectSeqs = new Map<string, number>();
   private readonly verdicts = new Map<number, Verdict>();
@@ -115,7 +120,12 @@ export class Projection {
    * already (a command applies its own event before the consumer delivers it).
    */
   apply(seq: number, subject: string, data: Uint8Array): AppliedEvent | undefined {
-    if (seq <= this.seq) return undefined;
+    if (seq <= this.seq) {
+      // The view applied an event on this subject at `seq` or later, unless the
+      // message at `seq` is no longer the one the view applied there.
+      if ((this.subjectSeqs.get(subject) ?? 0) < seq) this.divergences++;
+      return undefined;
+    }
     let envelope: Envelope | undefined;
     let unreadable: Error | undefined;
     try {

@@ -86,7 +86,14 @@ export class Projector {
         // close. Closing queues an end that the loop below reads, so it is not awaited.
         if (this.stopRequested) void this.messages.close().catch(() => undefined);
         for await (const message of this.messages) {
+          const divergences = this.projection.divergences;
           this.projection.apply(message.seq, message.subject, message.data);
+          if (this.projection.divergences > divergences) {
+            this.log.error(
+              { seq: message.seq, subject: message.subject, lastOnSubject: this.projection.subjectSeq(message.subject) },
+              "the log changed under the view: the message at this sequence is not the event the view applied; restart the instance to rebuild its view",
+            );
+          }
           failures = 0;
           if (this.stopRequested) break;
         }

@@ -56,6 +56,7 @@ describe("status", () => {
     assert.match(text, /^# TYPE ctrmeta_view_seq gauge$/m);
     assert.match(text, /^ctrmeta_view_seq\{instance="one"\} \d+$/m);
     assert.match(text, /^ctrmeta_view_lag_events\{instance="one"\} \d+$/m);
+    assert.match(text, /^ctrmeta_view_log_divergences\{instance="one"\} 0$/m);
     assert.match(text, /^ctrmeta_requests_total\{instance="one",method="[a-z]+\.[A-Za-z]+",outcome="[A-Za-z]+"\} \d+$/m);
     assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
   });
