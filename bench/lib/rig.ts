@@ -105,7 +105,7 @@ export class Rig {
  * Instance options from the environment variable BENCH_INSTANCE, a JSON object
  * such as `{"gc":false}`, to measure what one part of the instance costs.
  */
-function instanceOverrides(): WorkerInstanceOptions {
+export function instanceOverrides(): WorkerInstanceOptions {
   return optionsFromEnvironment("BENCH_INSTANCE") as WorkerInstanceOptions;
 }
 

@@ -12,10 +12,30 @@ import { startLogStack } from "../lib/log-stack.js";
 import { median, runLoad, summarize, timed, type LoadResult } from "../lib/measure.js";
 import type { BenchOptions } from "../lib/options.js";
 import { Report } from "../lib/report.js";
-import { CONNECTIONS, NAMESPACE } from "../lib/rig.js";
+import { CONNECTIONS, instanceOverrides, NAMESPACE } from "../lib/rig.js";
 
 /** Commands in flight while p99 is measured. */
 const CONCURRENCY = 8;
+
+/**
+ * Wait until the instance has published the notifications of every event its view
+ * applied, or its published position stayed the same for a second (the last events
+ * may have none). Returns at once when notifications are off.
+ */
+async function notificationsPublished(client: Client): Promise<void> {
+  let last = -1;
+  let unchanged = 0;
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline; ) {
+    const instance = await client.status.instance();
+    const published = (instance.notifications as { publishedThrough: number } | null)?.publishedThrough;
+    if (published === undefined || published >= (instance.view as { seq: number }).seq) return;
+    unchanged = published === last ? unchanged + 1 : 0;
+    if (unchanged >= 5) return;
+    last = published;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error("the sweep's notifications were not published within 300 s");
+}
 
 export async function gcImpact(options: BenchOptions): Promise<Report> {
   const report = new Report("gc");
@@ -34,7 +54,7 @@ export async function gcImpact(options: BenchOptions): Promise<Report> {
     console.log(`  log: ${blobs} blobs, ${garbage} of them unreferenced, and ${images} images`);
 
     // Collections run only when asked for: no start-up, mutation or deletion trigger.
-    host = await Host.instance(nats.url, { gc: { startupDelayMs: 0, mutationThreshold: 0, deletionThreshold: Number.MAX_SAFE_INTEGER } });
+    host = await Host.instance(nats.url, { gc: { startupDelayMs: 0, mutationThreshold: 0, deletionThreshold: Number.MAX_SAFE_INTEGER }, ...instanceOverrides() });
     for (let index = 0; index < CONNECTIONS; index++) clients.push(await Client.connect({ servers: nats.url, namespace: NAMESPACE }));
     const create = (prefix: string) => (index: number) => clients[index % clients.length]!.containers.create({ ...containerBody(`${prefix}-${index}`, index) });
 
@@ -70,6 +90,11 @@ export async function gcImpact(options: BenchOptions): Promise<Report> {
       direction: "lower",
       unit: "ms",
     });
+
+    // The sweep left a notification per removed blob to publish. Deletes measured
+    // while that backlog drains would wait behind it, the plain ones included.
+    const drained = await timed(() => notificationsPublished(clients[0]!));
+    console.log(`  the sweep's notifications were published ${drained.ms.toFixed(0)} ms after it ended`);
 
     // Alternate synchronous and plain deletes; each synchronous one removes its image's blob.
     const syncMs: number[] = [];
