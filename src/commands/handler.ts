@@ -4,9 +4,9 @@
  * result or the error the event's verdict carries. The retry policy lives in the
  * lifecycle machine; this file only runs the effect of each state.
  */
+import type { Logger } from "pino";
 import type { CommandMeta, Decision, Verdict } from "../domain/decision.js";
 import { Conflict, InvalidArgument, MetadataError, quote, Unavailable, UnknownError } from "../domain/errors.js";
-import type { Logger } from "pino";
 import type { MetadataState } from "../domain/state.js";
 import type { Clock } from "../domain/time.js";
 import { ENVELOPE_VERSION, type Envelope } from "../events/codec.js";
