@@ -16,6 +16,11 @@ function positiveInteger(text: string): number {
   return value;
 }
 
+// SIGINT and SIGTERM end the run through process.exit, whose handlers stop the
+// nats-server, containerd and worker processes the scenarios started.
+process.once("SIGINT", () => process.exit(130));
+process.once("SIGTERM", () => process.exit(143));
+
 const program = new Command()
   .name("bench")
   .argument("<scenario>", `one of: ${[...Object.keys(SCENARIOS), "all", "ci"].join(", ")}`)

@@ -33,6 +33,10 @@ export class Host {
     const profileDir = process.env.BENCH_CPU_PROF;
     const execArgv = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `${label}-${Date.now()}.cpuprofile`] : [];
     const child = fork(fileURLToPath(new URL("../worker.js", import.meta.url)), [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // A runner that exits without stopping its workers takes them with it.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", () => process.off("exit", killOnExit));
     return new Host(child, label);
   }
 

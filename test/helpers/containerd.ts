@@ -83,6 +83,10 @@ export class ContainerdProcess {
       this.log = (this.log + chunk.toString("utf8")).slice(-20_000);
     });
     this.child = child;
+    // A process that exits without stopping containerd takes it with it.
+    const killOnExit = () => child.kill("SIGKILL");
+    process.once("exit", killOnExit);
+    child.once("exit", () => process.off("exit", killOnExit));
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
