@@ -166,10 +166,20 @@ export class Instance {
     private readonly status: Status,
     /** The Prometheus endpoint, when one was asked for. */
     readonly metricsServer: MetricsServer | undefined,
-  ) {}
+  ) {
+    this.diverged = new Promise((resolve) => {
+      projection.onDiverged((seq, subject) => resolve({ seq, subject }));
+    });
+  }
 
   /** containerd's gRPC API, when a socket was given. */
   grpc: GrpcServer | undefined;
+
+  /**
+   * Resolves with the first message that shows the log changed under this view
+   * (see Projection.divergences); the view is wrong from that sequence on.
+   */
+  readonly diverged: Promise<{ seq: number; subject: string }>;
 
   static async start(options: InstanceOptions): Promise<Instance> {
     const log = options.logger ?? pino({ name: options.name ?? "ctrmeta" });
@@ -290,3 +300,27 @@ export class Instance {
     return this.closing;
   }
 }
+
+/**
+ * Run an instance until `stop` resolves, then close it. When the log changes under
+ * the instance's view, close the instance and start a new one, which rebuilds its
+ * view from the log without the view snapshot, since the snapshot may have been
+ * written from a wrong view. `started` is called with each instance.
+ */
+export async function runInstance(options: InstanceOptions, stop: Promise<unknown>, started: (instance: Instance) => void = () => undefined): Promise<void> {
+  const stopped = stop.then(() => undefined);
+  let instance = await Instance.start(options);
+  for (;;) {
+    started(instance);
+    const diverged = await Promise.race([stopped, instance.diverged]);
+    if (diverged === undefined) break;
+    instance.log.error(
+      { seq: diverged.seq, subject: diverged.subject },
+      "the log changed under the view: starting the instance again to rebuild its view from the log",
+    );
+    await instance.close();
+    instance = await Instance.start({ ...options, useSnapshot: false });
+  }
+  await instance.close();
+}
+

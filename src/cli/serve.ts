@@ -9,7 +9,7 @@ import { InvalidArgument } from "../domain/errors.js";
 import type { SchedulerConfig } from "../gc/scheduler.js";
 import { natsAuthFromEnv } from "../nats/auth.js";
 import { startNatsServer, type EmbeddedServer } from "../nats/server.js";
-import { DEFAULT_SNAPSHOTTERS, Instance } from "../service.js";
+import { DEFAULT_SNAPSHOTTERS, runInstance } from "../service.js";
 import { globals, parseCount } from "./common.js";
 
 interface ServeOptions {
@@ -86,24 +86,7 @@ export function serveCommand(): Command {
         log.info({ url: servers, dataDir, natsPid: embedded.pid }, "nats-server started");
       }
 
-      let instance: Instance;
-      try {
-        instance = await Instance.start({
-          servers,
-          ...(embedded ? {} : natsAuthFromEnv()),
-          logger: log,
-          ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
-          ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
-          gc,
-          ...(options.grpcAddress ? { grpcAddress: options.grpcAddress } : {}),
-          ...(options.metricsPort ? { metricsPort: parseCount("--metrics-port", options.metricsPort), metricsAddress: options.metricsAddress } : {}),
-        });
-      } catch (error) {
-        await embedded?.stop();
-        throw error;
-      }
-
-      await new Promise<void>((done) => {
+      const stop = new Promise<void>((done) => {
         const shutdown = (signal: string) => {
           log.info({ signal }, "shutting down");
           done();
@@ -111,7 +94,22 @@ export function serveCommand(): Command {
         process.once("SIGINT", () => shutdown("SIGINT"));
         process.once("SIGTERM", () => shutdown("SIGTERM"));
       });
-      await instance.close();
-      await embedded?.stop();
+      try {
+        await runInstance(
+          {
+            servers,
+            ...(embedded ? {} : natsAuthFromEnv()),
+            logger: log,
+            ...(options.snapshotter ? { snapshotters: options.snapshotter } : {}),
+            ...(options.replicas ? { replicas: parseCount("--replicas", options.replicas) } : {}),
+            gc,
+            ...(options.grpcAddress ? { grpcAddress: options.grpcAddress } : {}),
+            ...(options.metricsPort ? { metricsPort: parseCount("--metrics-port", options.metricsPort), metricsAddress: options.metricsAddress } : {}),
+          },
+          stop,
+        );
+      } finally {
+        await embedded?.stop();
+      }
     });
 }

@@ -255,11 +255,26 @@ export class CommandHandler {
     );
   }
 
-  /** Rebuild the outcome of an earlier attempt from its event in the log. */
+  /**
+   * Rebuild the outcome of an earlier attempt from its event in the log. The event
+   * at `seq` must carry this request's id. When the view recorded the request there
+   * but the log has another request's event, the log changed under the view, and
+   * answering from it would acknowledge a write the log does not have at `seq`.
+   */
   private async replay<R>(command: Command<R>, seq: number, read?: Envelope): Promise<CommandOutcome<R>> {
     await this.projection.waitFor(seq, this.applyTimeoutMs);
     const outcome = this.projection.requestOutcomeAt(seq);
     const envelope = read ?? (await this.store.read(seq));
+    if (envelope.req !== command.requestId) {
+      this.log?.error(
+        { requestId: command.requestId, seq, eventRequestId: envelope.req },
+        "the view records this request at an event of another request: the log changed under the view; restart the instance to rebuild its view",
+      );
+      throw new Unavailable(
+        `this instance's view records request ${quote(command.requestId)} at event ${seq}, where the log has an event of request ${quote(envelope.req)}: ` +
+          `the log changed under the view, so retry, and restart the instance to rebuild its view`,
+      );
+    }
     const { retryOf } = command;
     if (retryOf && (envelope.ns !== command.namespace || !retryOf.accepts(envelope.event))) {
       throw new InvalidArgument(

@@ -101,10 +101,16 @@ export class Projection {
   private requests = new Map<string, RequestOutcome>();
   private readonly waiters: Waiter[] = [];
   private readonly listeners: AppliedListener[] = [];
+  private readonly divergenceListeners: Array<(seq: number, subject: string) => void> = [];
 
   /** The sequence an append on `subject` must expect, as far as this view knows. */
   subjectSeq(subject: string): number {
     return this.subjectSeqs.get(subject) ?? 0;
+  }
+
+  /** Call `listener` with the sequence and subject of each message counted in `divergences`. */
+  onDiverged(listener: (seq: number, subject: string) => void): void {
+    this.divergenceListeners.push(listener);
   }
 
   onApplied(listener: AppliedListener): () => void {
@@ -123,7 +129,10 @@ export class Projection {
     if (seq <= this.seq) {
       // The view applied an event on this subject at `seq` or later, unless the
       // message at `seq` is no longer the one the view applied there.
-      if ((this.subjectSeqs.get(subject) ?? 0) < seq) this.divergences++;
+      if ((this.subjectSeqs.get(subject) ?? 0) < seq) {
+        this.divergences++;
+        for (const listener of this.divergenceListeners) listener(seq, subject);
+      }
       return undefined;
     }
     let envelope: Envelope | undefined;

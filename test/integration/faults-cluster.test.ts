@@ -109,8 +109,9 @@ describe("faults on a 3-node cluster", () => {
   }
 
   /**
-   * Print the log's events where lost writes were acknowledged, and the servers'
-   * log lines about leaders and catch-up, so that a failure in CI can be explained.
+   * Print the log's events where lost writes were acknowledged, the instances'
+   * warnings and errors, and the servers' log lines about leaders and catch-up, so
+   * that a failure in CI can be explained.
    */
   function describeLost(t: TestContext, records: OpRecord[], log: LogEntry[]): void {
     const lost = records.filter(
@@ -127,6 +128,21 @@ describe("faults on a 3-node cluster", () => {
     }
     const gaps = log.filter((entry, index) => index > 0 && entry.seq !== log[index - 1]!.seq + 1).length;
     t.diagnostic(`log: ${log.length} events, last sequence ${log.at(-1)?.seq}, ${gaps} gaps`);
+    services.forEach((service, index) => {
+      // The instances log JSON lines at warn level and above. Their errors, and their
+      // reports about duplicates and the view, tell what happened to the writes.
+      for (const line of service.logs.split("\n")) {
+        let entry: { level?: number; msg?: string; err?: unknown; time?: number };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          continue;
+        }
+        if ((entry.level ?? 0) < 50 && !/duplicate|under the view/.test(entry.msg ?? "")) continue;
+        const { err, time, ...fields } = entry;
+        t.diagnostic(`instance ${index} at ${new Date(time ?? 0).toISOString()}: ${JSON.stringify(fields)}${err ? ` (${String((err as { message?: string }).message)})` : ""}`);
+      }
+    });
     for (const node of cluster.nodes) {
       const lines = readFileSync(node.logFile, "utf8")
         .split("\n")

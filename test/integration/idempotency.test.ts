@@ -4,11 +4,25 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { containerRecord } from "../../bench/lib/log-writer.js";
 import { Client } from "../../src/client/client.js";
-import { ENVELOPE_VERSION } from "../../src/events/codec.js";
+import { encodeEnvelope, ENVELOPE_VERSION, type Envelope } from "../../src/events/codec.js";
 import { EVENT_VERSIONS } from "../../src/events/upcast.js";
 import { EventStore } from "../../src/nats/event-store.js";
 import { Layout } from "../../src/nats/subjects.js";
-import { container, startInstance, startStack, type Stack } from "../helpers/nats.js";
+import { runInstance, type Instance } from "../../src/service.js";
+import { container, quietLogger, startInstance, startStack, startTestServer, type Stack } from "../helpers/nats.js";
+
+/** Build the envelope of a container's creation by request `requestId`. */
+function createdEnvelope(id: string, requestId: string): Envelope {
+  const record = containerRecord(id, 0);
+  return {
+    v: ENVELOPE_VERSION,
+    ev: EVENT_VERSIONS["container.created"],
+    ns: "default",
+    time: record.createdAt,
+    req: requestId,
+    event: { type: "container.created", container: record },
+  };
+}
 
 describe("retried requests", () => {
   let stack: Stack;
@@ -79,17 +93,9 @@ describe("duplicate of another request", () => {
     try {
       const layout = new Layout();
       const store = new EventStore(jetstream(nc), await jetstreamManager(nc), layout);
-      const record = containerRecord("forged", 0);
       const forged = await store.append({
         subject: layout.aggregateSubject("default", { kind: "container", key: "forged" }),
-        envelope: {
-          v: ENVELOPE_VERSION,
-          ev: EVENT_VERSIONS["container.created"],
-          ns: "default",
-          time: record.createdAt,
-          req: "req-other",
-          event: { type: "container.created", container: record },
-        },
+        envelope: createdEnvelope("forged", "req-other"),
         expectedSubjectSeq: 0,
         msgId: "req-victim",
       });
@@ -104,6 +110,104 @@ describe("duplicate of another request", () => {
       assert.ok(created.revision! > forged.seq);
     } finally {
       await nc.close();
+    }
+  });
+});
+
+describe("view ahead of a changed log", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it("retry fails instead of acknowledging", async () => {
+    const nc = await connect({ servers: stack.nats.url });
+    try {
+      const layout = new Layout();
+      const jsm = await jetstreamManager(nc);
+      const store = new EventStore(jetstream(nc), jsm, layout);
+      const next = (await jsm.streams.info(layout.logStream)).state.last_seq + 1;
+      // The view applied request "req-lost" at `next`, as a command applies its own
+      // event on the append's acknowledgement. Then the log lost that event and took
+      // another request's event at the same sequence.
+      stack.instance.projection.apply(next, layout.aggregateSubject("default", { kind: "container", key: "lost" }), encodeEnvelope(createdEnvelope("lost", "req-lost")));
+      const other = await store.append({
+        subject: layout.aggregateSubject("default", { kind: "container", key: "other" }),
+        envelope: createdEnvelope("other", "req-other"),
+        expectedSubjectSeq: 0,
+        msgId: "req-other",
+      });
+      assert.equal(other.seq, next);
+
+      const error = await stack.client.call("containers", "create", { container: container("lost") }, { requestId: "req-lost" }).catch((caught: Error) => caught);
+      assert.equal((error as { kind?: string }).kind, "Unavailable");
+      assert.match((error as Error).message, new RegExp(`records request "req-lost" at event ${next}, where the log has an event of request "req-other"`));
+      // The consumer delivered the log's event at `next`, which the view counts.
+      for (let attempt = 0; attempt < 50 && stack.instance.projection.divergences === 0; attempt++) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(stack.instance.projection.divergences, 1);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
+/** Resolve as `promise` does, or reject after `ms` milliseconds. */
+async function within<T>(promise: Promise<T>, ms: number, awaited: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${awaited} did not come within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("runInstance after the log changed", () => {
+  it("rebuilds the view from the log", async () => {
+    const nats = await startTestServer();
+    const nc = await connect({ servers: nats.url });
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let next!: (instance: Instance) => void;
+    let started = new Promise<Instance>((resolve) => {
+      next = resolve;
+    });
+    const running = runInstance({ servers: nats.url, logger: quietLogger, gc: false }, stopped, (instance) => next(instance));
+    try {
+      const first = await started;
+      started = new Promise<Instance>((resolve) => {
+        next = resolve;
+      });
+      const layout = new Layout();
+      const jsm = await jetstreamManager(nc);
+      const seq = (await jsm.streams.info(layout.logStream)).state.last_seq + 1;
+      // The view applies an event the log then does not have at that sequence.
+      first.projection.apply(seq, layout.aggregateSubject("default", { kind: "container", key: "phantom" }), encodeEnvelope(createdEnvelope("phantom", "req-phantom")));
+      await new EventStore(jetstream(nc), jsm, layout).append({
+        subject: layout.aggregateSubject("default", { kind: "container", key: "real" }),
+        envelope: createdEnvelope("real", "req-real"),
+        expectedSubjectSeq: 0,
+        msgId: "req-real",
+      });
+
+      const second = await within(started, 20_000, "a second instance");
+      assert.notEqual(second, first);
+      const containers = second.projection.state.namespaces.get("default")!.containers;
+      assert.equal(containers.has("real"), true);
+      assert.equal(containers.has("phantom"), false);
+      assert.equal(second.projection.divergences, 0);
+    } finally {
+      stop();
+      await running;
+      await nc.close();
+      await nats.close();
     }
   });
 });
