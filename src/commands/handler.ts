@@ -175,7 +175,7 @@ export class CommandHandler {
         }
         case "applying": {
           try {
-            await this.projection.waitFor(seq, this.applyTimeoutMs);
+            seq = await this.appliedAt(command, seq);
             verdict = this.projection.verdict(seq);
             if (verdict?.rejected) {
               failure = verdict.rejected;
@@ -331,10 +331,31 @@ export class CommandHandler {
     // The first attempt of this request is in the log already (a retry within the
     // stream's duplicate window): its outcome is the answer.
     if (ack.duplicate) throw new DuplicateRequest(ack.seq);
-    // Apply our own event at once when nothing else came between; the consumer
-    // will deliver it again and the projection skips it.
-    if (this.projection.seq === ack.seq - 1) this.projection.apply(ack.seq, subject, ack.data);
     return ack.seq;
+  }
+
+  /**
+   * Wait until the view has applied this request's event, acknowledged at `seq`,
+   * and return the sequence the view applied it at. The view takes events only from
+   * the log's consumer, so that sequence is where the log has the event. It differs
+   * from `seq` only when JetStream acknowledged another sequence than it stored the
+   * event at, which nats-server 2.9.10 did after leader changes in our fault tests.
+   */
+  private async appliedAt<R>(command: Command<R>, seq: number): Promise<number> {
+    await this.projection.waitFor(seq, this.applyTimeoutMs);
+    let applied = this.projection.requestOutcome(command.requestId);
+    if (applied?.seq === seq) return seq;
+    if (!applied) {
+      await this.projection.waitFor(await this.store.lastSeq(), this.applyTimeoutMs);
+      applied = this.projection.requestOutcome(command.requestId);
+    }
+    this.log?.warn({ requestId: command.requestId, acknowledgedAt: seq, appliedAt: applied?.seq }, "JetStream acknowledged an event at another sequence than the log has it");
+    if (!applied) {
+      throw new Unavailable(
+        `JetStream acknowledged the event of request ${quote(command.requestId)} at ${seq}, but the log does not contain it: retry with the same request id`,
+      );
+    }
+    return applied.seq;
   }
 
   /**

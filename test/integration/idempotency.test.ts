@@ -211,3 +211,33 @@ describe("runInstance after the log changed", () => {
     }
   });
 });
+
+describe("acknowledged at another sequence", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.close();
+  });
+
+  it("replies with the log's sequence", async () => {
+    // JetStream acknowledging one sequence lower than it stored the event at, as
+    // nats-server 2.9.10 did after leader changes in the fault tests.
+    const store = (stack.instance.commands as unknown as { store: EventStore }).store;
+    const append = store.append.bind(store);
+    store.append = async (request) => {
+      const ack = await append(request);
+      return { ...ack, seq: ack.seq - 1 };
+    };
+    const reply = await stack.client.call("containers", "create", { container: container("shifted") }, { requestId: "req-shifted" });
+    const nc = await connect({ servers: stack.nats.url });
+    try {
+      const last = (await (await jetstreamManager(nc)).streams.info(new Layout().logStream)).state.last_seq;
+      assert.equal(reply.revision, last);
+      assert.equal((await store.read(last)).req, "req-shifted");
+    } finally {
+      await nc.close();
+    }
+  });
+});
