@@ -123,7 +123,7 @@ export class Projection {
 
   /**
    * Apply one log message. Messages at or below the current sequence were applied
-   * already (a command applies its own event before the consumer delivers it).
+   * already: an ordered consumer that starts again may deliver them once more.
    */
   apply(seq: number, subject: string, data: Uint8Array): AppliedEvent | undefined {
     if (seq <= this.seq) {

@@ -130,9 +130,8 @@ describe("view ahead of a changed log", () => {
       const jsm = await jetstreamManager(nc);
       const store = new EventStore(jetstream(nc), jsm, layout);
       const next = (await jsm.streams.info(layout.logStream)).state.last_seq + 1;
-      // The view applied request "req-lost" at `next`, as a command applies its own
-      // event on the append's acknowledgement. Then the log lost that event and took
-      // another request's event at the same sequence.
+      // The view applied request "req-lost" at `next`, delivered by a leader that then
+      // lost it. The new leader took another request's event at the same sequence.
       stack.instance.projection.apply(next, layout.aggregateSubject("default", { kind: "container", key: "lost" }), encodeEnvelope(createdEnvelope("lost", "req-lost")));
       const other = await store.append({
         subject: layout.aggregateSubject("default", { kind: "container", key: "other" }),

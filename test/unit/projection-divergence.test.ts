@@ -26,7 +26,7 @@ test("redelivery on the same subject", () => {
   const projection = new Projection();
   const data = created("a", "r-1");
   assert.ok(projection.apply(1, "p.log.ctr.default.a", data));
-  // A command applies its own event, then the consumer delivers it again.
+  // An ordered consumer that starts again delivers the event once more.
   assert.equal(projection.apply(1, "p.log.ctr.default.a", data), undefined);
   assert.equal(projection.divergences, 0);
 });
