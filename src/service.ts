@@ -176,8 +176,8 @@ export class Instance {
   grpc: GrpcServer | undefined;
 
   /**
-   * Resolves with the first message that shows the log changed under this view
-   * (see Projection.divergences); the view is wrong from that sequence on.
+   * Promise of the first message that shows the log changed under this view (see
+   * Projection.divergences). The view is wrong from that sequence on.
    */
   readonly diverged: Promise<{ seq: number; subject: string }>;
 

@@ -258,8 +258,8 @@ export class CommandHandler {
   /**
    * Rebuild the outcome of an earlier attempt from its event in the log. The event
    * at `seq` must carry this request's id. When the view recorded the request there
-   * but the log has another request's event, the log changed under the view, and
-   * answering from it would acknowledge a write the log does not have at `seq`.
+   * but the log has another request's event, the log changed under the view, and a
+   * reply from that event would acknowledge a write the log does not have at `seq`.
    */
   private async replay<R>(command: Command<R>, seq: number, read?: Envelope): Promise<CommandOutcome<R>> {
     await this.projection.waitFor(seq, this.applyTimeoutMs);
@@ -352,7 +352,8 @@ export class CommandHandler {
     this.log?.warn({ requestId: command.requestId, acknowledgedAt: seq, appliedAt: applied?.seq }, "JetStream acknowledged an event at another sequence than the log has it");
     if (!applied) {
       throw new Unavailable(
-        `JetStream acknowledged the event of request ${quote(command.requestId)} at ${seq}, but the log does not contain it: retry with the same request id`,
+        `JetStream acknowledged the event of request ${quote(command.requestId)} at ${seq}, but the log does not contain it: ` +
+          `retry with a new request id, or with this one after the stream's duplicate window`,
       );
     }
     return applied.seq;

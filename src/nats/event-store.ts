@@ -6,7 +6,7 @@
  * first; that rejection becomes a typed Conflict, the only error the command
  * handler retries.
  */
-import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Conflict, Unavailable } from "../domain/errors.js";
 import { decodeEnvelope, encodeEnvelope, type Envelope } from "../events/codec.js";
@@ -36,8 +36,8 @@ export class EventStore {
     private readonly layout: Layout,
   ) {}
 
-  /** Encode and publish; the bytes are returned so the caller can apply them at once. */
-  async append(request: AppendRequest): Promise<AppendResult & { data: Uint8Array; headers: MsgHdrs }> {
+  /** Encode and publish the event, expecting the subject's last sequence. */
+  async append(request: AppendRequest): Promise<AppendResult> {
     const data = encodeEnvelope(request.envelope);
     const headers = natsHeaders();
     headers.set(EVENT_TYPE_HEADER, request.envelope.event.type);
@@ -47,7 +47,7 @@ export class EventStore {
         expect: { lastSubjectSequence: request.expectedSubjectSeq },
         ...(request.msgId === undefined ? {} : { msgID: request.msgId }),
       });
-      return { seq: ack.seq, duplicate: ack.duplicate, data, headers };
+      return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
         throw new Conflict(`${request.subject} changed after sequence ${request.expectedSubjectSeq}`, { cause: error });

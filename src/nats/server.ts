@@ -16,7 +16,7 @@ export interface EmbeddedServerOptions {
   /** Extra command-line arguments, e.g. a cluster configuration. */
   extraArgs?: string[];
   readyTimeoutMs?: number;
-  /** File that the server's log lines are appended to; they are discarded without it. */
+  /** File to append the server's log lines to. Without it they are discarded. */
   logFile?: string;
 }
 

@@ -325,7 +325,7 @@ export async function readSnapshot(store: ObjectStore): Promise<ProjectionImage 
   const object = await store.get(SNAPSHOT_OBJECT);
   if (!object) return undefined;
   // A digest that does not match ends the stream with an error, which decoding
-  // rethrows; a failed read also rejects `error`.
+  // rethrows. A failed read also rejects `error`.
   const [image] = await Promise.all([decodeSnapshotStream(object.data), object.error]);
   return image;
 }
