@@ -28,13 +28,15 @@ const program = new Command()
   .option("--count <n>", "operations per measured run (each scenario has its default)", positiveInteger)
   .option("--events <n>", "events in the log of the rebuild scenario (default 1,000,000)", positiveInteger)
   .option("--containers <n>", "containers of the list, snapshot and memory scenarios", positiveInteger)
+  .option("--instances <n>", "ctrmeta instances of the cluster scenario (default 3)", positiveInteger)
   .option("--quick", "short runs with small states, as CI uses", false)
   .option("--json <file>", "also write the results as JSON to this file")
-  .action(async (scenario: string, flags: { rounds: number; count?: number; events?: number; containers?: number; quick: boolean; json?: string }) => {
+  .action(async (scenario: string, flags: { rounds: number; count?: number; events?: number; containers?: number; instances?: number; quick: boolean; json?: string }) => {
     const options: BenchOptions = { rounds: flags.rounds, quick: flags.quick };
     if (flags.count !== undefined) options.count = flags.count;
     if (flags.events !== undefined) options.events = flags.events;
     if (flags.containers !== undefined) options.containers = flags.containers;
+    if (flags.instances !== undefined) options.instances = flags.instances;
 
     if (scenario === "ci") {
       process.exitCode = (await runCi()) ? 0 : 1;

@@ -8,6 +8,8 @@ export interface BenchOptions {
   events?: number;
   /** Containers of the snapshot, memory and list scenarios. */
   containers?: number;
+  /** ctrmeta instances of the cluster scenario; default 3. */
+  instances?: number;
   /** Short runs for CI: fewer operations and smaller states. */
   quick: boolean;
 }
