@@ -101,13 +101,25 @@ async function whileStarting<T>(log: Logger, step: string, action: () => Promise
 }
 
 /** Load the latest view snapshot into an empty view, if there is a usable one. */
-async function restoreFromSnapshot(store: ObjectStore, projection: Projection, lastSeq: number, log: Logger): Promise<void> {
+/**
+ * Restore the view from the latest snapshot unless it is ahead of the log, or
+ * beyond `notifiedThrough`: the view must then apply the events after that
+ * sequence itself, so that their notifications are published.
+ */
+async function restoreFromSnapshot(store: ObjectStore, projection: Projection, lastSeq: number, log: Logger, notifiedThrough?: number): Promise<void> {
   const started = performance.now();
   try {
     const image = await readSnapshot(store);
     if (!image) return;
     if (image.seq > lastSeq) {
       log.warn({ snapshotSeq: image.seq, lastSeq }, "ignoring view snapshot: it is ahead of the log (was the stream recreated?)");
+      return;
+    }
+    if (notifiedThrough !== undefined && image.seq > notifiedThrough) {
+      log.warn(
+        { snapshotSeq: image.seq, notifiedThrough },
+        "ignoring view snapshot: notifications were published only up to an earlier event; rebuilding from the log publishes the rest",
+      );
       return;
     }
     projection.restore(image);
@@ -193,18 +205,10 @@ export class Instance {
       const snapshots = await whileStarting(log, "creating the snapshot store", () =>
         applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout), options.replicas),
       );
-      if (options.useSnapshot !== false) {
-        const lastSeq = await whileStarting(log, "reading the log's position", async () => (await jsm.streams.info(layout.logStream)).state.last_seq);
-        await restoreFromSnapshot(snapshots, projection, lastSeq, log);
-      }
-      const projector = new Projector(js, jsm, layout, projection, log);
-      const started = Date.now();
-      await whileStarting(log, "starting the view", () => projector.start());
-      log.info({ seq: projection.seq, ms: Date.now() - started }, "view rebuilt from the log");
-
       // Notifications get their own connection: a burst of them (a large sweep
       // publishes one per removal) must not queue in front of command replies.
       let notifier: Notifier | undefined;
+      let publishedThrough = 0;
       if (options.notify !== false) {
         notifyNc = await connect({
           servers: options.servers.split(","),
@@ -215,8 +219,24 @@ export class Instance {
         });
         notifier = new Notifier(jetstream(notifyNc), jsm, layout, log);
         const starting = notifier;
-        await whileStarting(log, "starting notifications", () => starting.start(projection));
+        publishedThrough = (await whileStarting(log, "reading the notifications' position", () => starting.resume())).seq;
       }
+      // When the topics stream has notifications, the ones for the log's events
+      // after its last are published as the view applies those events. So the view
+      // must not start from a snapshot beyond that point. An empty topics stream
+      // (new, or purged) is not filled from the log's history: notifications start
+      // with the events after the view caught up.
+      const catchUpNotifications = notifier !== undefined && publishedThrough > 0;
+      if (options.useSnapshot !== false) {
+        const lastSeq = await whileStarting(log, "reading the log's position", async () => (await jsm.streams.info(layout.logStream)).state.last_seq);
+        await restoreFromSnapshot(snapshots, projection, lastSeq, log, catchUpNotifications ? publishedThrough : undefined);
+      }
+      if (catchUpNotifications) notifier!.follow(projection);
+      const projector = new Projector(js, jsm, layout, projection, log);
+      const started = Date.now();
+      await whileStarting(log, "starting the view", () => projector.start());
+      log.info({ seq: projection.seq, ms: Date.now() - started }, "view rebuilt from the log");
+      if (notifier && !catchUpNotifications) notifier.follow(projection);
 
       const store = new EventStore(js, jsm, layout);
       const clock = options.clock ?? new SystemClock();

@@ -19,6 +19,12 @@ export type HostRequest =
 
 export type HostReply = { type: "ok" } | { type: "memory"; rss: number } | { type: "error"; message: string };
 
+/** Worker processes still running; one exit listener of the runner kills them all. */
+const running = new Set<ChildProcess>();
+function killRunning(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
 export class Host {
   private constructor(
     private readonly child: ChildProcess,
@@ -34,9 +40,12 @@ export class Host {
     const execArgv = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `${label}-${Date.now()}.cpuprofile`] : [];
     const child = fork(fileURLToPath(new URL("../worker.js", import.meta.url)), [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     // A runner that exits without stopping its workers takes them with it.
-    const killOnExit = () => child.kill("SIGKILL");
-    process.once("exit", killOnExit);
-    child.once("exit", () => process.off("exit", killOnExit));
+    if (running.size === 0) process.once("exit", killRunning);
+    running.add(child);
+    child.once("exit", () => {
+      running.delete(child);
+      if (running.size === 0) process.off("exit", killRunning);
+    });
     return new Host(child, label);
   }
 

@@ -2,10 +2,13 @@
  * Publishes containerd-shaped notifications derived from the log to the topics
  * stream, so consumers can subscribe live (core NATS) or durably (JetStream).
  *
- * Each notification carries the log sequence of its event in a header. On start the
- * notifier reads the last published one and skips everything up to it; message ids
- * `<seq>-<index>` let JetStream drop a repeat within its duplicate window. So a
- * restart neither loses nor (within the window) repeats a notification.
+ * Each notification carries the log sequence of its event in a header, and the
+ * message id `<seq>-<index>`, its place among its event's notifications (a
+ * collection's event has one per removal). On start the notifier reads the last
+ * published one and skips everything up to it, so a notifier stopped halfway
+ * through an event resumes with the event's next notification. JetStream drops a
+ * repeat of a message id within its duplicate window. So a restart neither loses
+ * nor (within the window) repeats a notification.
  */
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
@@ -17,6 +20,8 @@ import type { AppliedEvent, Projection } from "../projections/projection.js";
 export const SOURCE_SEQ_HEADER = "Ctrmeta-Source-Seq";
 export const TOPIC_HEADER = "Ctrmeta-Topic";
 export const NAMESPACE_HEADER = "Ctrmeta-Namespace";
+/** JetStream's header for a message's id, which it uses to drop repeats. */
+const MSG_ID_HEADER = "Nats-Msg-Id";
 
 /** The JSON body of a notification, shaped like containerd's events Envelope. */
 export interface NotificationEnvelope {
@@ -46,8 +51,24 @@ export interface NotifierLog {
  */
 const WINDOW = 64;
 
+/** A notification's place in the log: its event's sequence, then its index among the event's notifications. */
+export interface NotificationPosition {
+  seq: number;
+  index: number;
+}
+
+/** Read the position from a `<seq>-<index>` message id; undefined for any other id. */
+export function parseNotificationId(id: string | undefined): NotificationPosition | undefined {
+  const match = /^([1-9][0-9]*)-(0|[1-9][0-9]*)$/.exec(id ?? "");
+  if (!match) return undefined;
+  const seq = Number(match[1]);
+  const index = Number(match[2]);
+  return Number.isSafeInteger(seq) && Number.isSafeInteger(index) ? { seq, index } : undefined;
+}
+
 export class Notifier {
-  private published = 0;
+  /** The last notification known to be in the stream; `index` -1 when all of `seq`'s are. */
+  private published: NotificationPosition = { seq: 0, index: -1 };
   /** Notifications not yet published: `queue[head]` onwards. */
   private queue: Pending[] = [];
   private head = 0;
@@ -65,29 +86,49 @@ export class Notifier {
 
   /** The source sequence of the last published notification. */
   get position(): number {
-    return this.published;
+    return this.published.seq;
   }
 
-  /** Resume after the last notification in the stream and follow the projection. */
-  async start(projection: Projection): Promise<void> {
-    this.published = await this.lastPublishedSeq();
+  /**
+   * Read where the stream ends, to resume after its last notification. Call it
+   * before the view catches up with the log, then `follow` the view: from then on
+   * every event the view applies after that position is published.
+   */
+  async resume(): Promise<NotificationPosition> {
+    this.published = await this.lastPublished();
+    return { ...this.published };
+  }
+
+  /** Publish the notifications of every event the view applies from now on, skipping those the stream has. */
+  follow(projection: Projection): void {
     this.unsubscribe = projection.onApplied((applied) => this.enqueue(applied));
   }
 
-  private async lastPublishedSeq(): Promise<number> {
+  /**
+   * The position of the stream's last message, whose message id gives the index.
+   * A message without such an id (one published by hand, say) counts as the last
+   * of its event.
+   */
+  private async lastPublished(): Promise<NotificationPosition> {
     const info = await this.jsm.streams.info(this.layout.topicStream);
-    if (info.state.last_seq === 0) return 0;
+    if (info.state.last_seq === 0) return { seq: 0, index: -1 };
     const last = await this.jsm.streams.getMessage(this.layout.topicStream, { seq: info.state.last_seq });
-    return Number(last?.header?.get(SOURCE_SEQ_HEADER) ?? 0) || 0;
+    const seq = Number(last?.header?.get(SOURCE_SEQ_HEADER) ?? 0) || 0;
+    const fromId = parseNotificationId(last?.header?.get(MSG_ID_HEADER));
+    if (fromId && fromId.seq === seq) return fromId;
+    return { seq, index: Number.MAX_SAFE_INTEGER };
   }
 
   private enqueue(applied: AppliedEvent): void {
-    if (applied.seq <= this.published || applied.verdict.rejected || !applied.envelope) return;
+    if (applied.seq < this.published.seq || applied.verdict.rejected || !applied.envelope) return;
+    // Of the event the stream ended in, only the notifications after the last one published.
+    const first = applied.seq === this.published.seq ? this.published.index + 1 : 0;
     const { envelope, verdict } = applied;
-    verdict.notifications.forEach((notification, index) => {
+    for (let index = first; index < verdict.notifications.length; index++) {
+      const notification = verdict.notifications[index]!;
       this.queue.push({ seq: applied.seq, index, time: envelope.time, namespace: notification.namespace ?? envelope.ns, notification });
-    });
-    this.kick();
+    }
+    if (this.pending > 0) this.kick();
   }
 
   private get pending(): number {
@@ -127,7 +168,10 @@ export class Notifier {
       const batch = this.take(WINDOW);
       const acks = batch.map((item) => this.publish(item));
       await Promise.all(acks);
-      this.published = Math.max(this.published, batch[batch.length - 1]!.seq);
+      const last = batch[batch.length - 1]!;
+      if (last.seq > this.published.seq || (last.seq === this.published.seq && last.index > this.published.index)) {
+        this.published = { seq: last.seq, index: last.index };
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
