@@ -198,6 +198,7 @@ export class Instance {
     const layout = new Layout(options.prefix);
     const { nc, jsm } = await connectJetStream(options.servers, options, log);
     let notifyNc: NatsConnection | undefined;
+    let notifier: Notifier | undefined;
     try {
       await whileStarting(log, "creating streams", () => applyStreams(jsm, layout, options.replicas === undefined ? {} : { replicas: options.replicas }));
       const js = jetstream(nc);
@@ -207,7 +208,6 @@ export class Instance {
       );
       // Notifications get their own connection: a burst of them (a large sweep
       // publishes one per removal) must not queue in front of command replies.
-      let notifier: Notifier | undefined;
       let publishedThrough = 0;
       if (options.notify !== false) {
         notifyNc = await connect({
@@ -279,6 +279,8 @@ export class Instance {
       log.info({ servers: options.servers, prefix: layout.prefix }, "serving");
       return instance;
     } catch (error) {
+      // A notifier that follows the view would retry its publishes forever on the closed connection.
+      await notifier?.stop(0);
       await notifyNc?.close().catch(() => undefined);
       await nc.close().catch(() => undefined);
       throw error;

@@ -81,7 +81,6 @@ interface NamespaceMarks {
   readonly snapshots: Map<string, Map<string, Mark>>;
   readonly leases: Map<string, Mark>;
   readonly images: Map<string, Mark>;
-  readonly containers: Map<string, Mark>;
 }
 
 /**
@@ -173,7 +172,6 @@ class Marker {
       snapshots: new Map(),
       leases: new Map(),
       images: new Map(),
-      containers: new Map(),
     };
     this.scopes.set(name, scope);
     return scope;
@@ -298,8 +296,14 @@ class Marker {
     this.markContent(scope, digest, FULL, undefined);
   }
 
+  /**
+   * A container's holder mark is not indexed: a namespace has thousands of
+   * containers, and `MarkIndex` makes the mark of any existing container on demand.
+   * Chains through it still reach it as a predecessor.
+   */
   private rootContainer(scope: NamespaceMarks, id: string, container: Container): void {
-    const holder = this.markHolder(scope.containers, scope, "container", id);
+    const holder = holderMark(scope, "container", id);
+    this.roots++;
     // An empty snapshot key still names a root, as in containerd.
     if (container.snapshotter !== "") {
       this.markSnapshot(scope, container.snapshotter, container.snapshotKey, FULL, holder);
@@ -358,9 +362,9 @@ class Marker {
     visitReferences(labels, this.labelVisitor);
   }
 
-  /** Record a root holder (lease, image or container), which has no edges of its own to follow. */
+  /** Record a root holder (lease or image), which has no edges of its own to follow. */
   private markHolder(marks: Map<string, Mark>, scope: NamespaceMarks, kind: NodeKind, key: string): Mark {
-    const holder: Mark = { kind, key, snapshotter: undefined, scope, level: FULL, followed: FULL, predecessor: undefined };
+    const holder = holderMark(scope, kind, key);
     marks.set(key, holder);
     this.roots++;
     return holder;
@@ -411,6 +415,10 @@ class Marker {
   }
 }
 
+function holderMark(scope: NamespaceMarks, kind: NodeKind, key: string): Mark {
+  return { kind, key, snapshotter: undefined, scope, level: FULL, followed: FULL, predecessor: undefined };
+}
+
 function newMark(kind: NodeKind, key: string, snapshotter: string | undefined, scope: NamespaceMarks): Mark {
   return { kind, key, snapshotter, scope, level: UNMARKED, followed: UNMARKED, predecessor: undefined };
 }
@@ -456,7 +464,7 @@ class MarkIndex implements MarkResult {
       case "image":
         return scope.images.get(node.key);
       case "container":
-        return scope.containers.get(node.key);
+        return scope.state.containers.has(node.key) ? holderMark(scope, "container", node.key) : undefined;
     }
   }
 }

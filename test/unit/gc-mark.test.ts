@@ -398,6 +398,9 @@ test("explain lease and parent chains", () => {
   assert.deepEqual(result.explain({ kind: "content", namespace: "ns", key: digest("pinned") }), [
     { kind: "content", namespace: "ns", key: digest("pinned") },
   ]);
+  assert.deepEqual(result.explain({ kind: "container", namespace: "ns", key: "web" }), [{ kind: "container", namespace: "ns", key: "web" }]);
+  assert.equal(result.explain({ kind: "container", namespace: "ns", key: "gone" }), undefined);
+  assert.equal(result.explain({ kind: "container", namespace: "other", key: "web" }), undefined);
 });
 
 test("sweep lists garbage in order", () => {
