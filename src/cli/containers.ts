@@ -62,9 +62,9 @@ export function containersCommand(): Command {
 
   command
     .command("label")
-    .description("set labels (key=value) and remove them (key=); prints the resulting labels")
+    .description("set labels (key=value, or a bare key for key=true) and remove them (key=); prints the resulting labels")
     .argument("<id>")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .action(async (id: string, args: string[], _options: unknown, cmd: Command) => {
       const labels = parseLabelArgs(args);
       await withClient(cmd, async (client) => {
@@ -76,13 +76,20 @@ export function containersCommand(): Command {
 
   command
     .command("update")
-    .description("update a container from a JSON record; without --paths every mutable field is replaced")
+    .description(
+      "update a container from a JSON record; without --paths every mutable field is replaced, " +
+        "and the record must repeat runtime.name and snapshotter, which cannot change",
+    )
     .argument("<id>")
-    .requiredOption("--file <file>", "JSON file with the container record, or - for stdin")
+    .requiredOption("--file <file>", "JSON file with the container record, or - for stdin; its id, if any, must be <id>")
     .option("--paths <paths>", "comma-separated field paths, e.g. labels.app,image")
     .action(async (id: string, options: { file: string; paths?: string }, cmd: Command) => {
-      const record = { ...readContainer(options.file), id };
-      const paths = options.paths ? options.paths.split(",").filter((path) => path !== "") : [];
+      const fromFile = readContainer(options.file);
+      if (fromFile.id !== undefined && fromFile.id !== id) {
+        throw new InvalidArgument(`${options.file === "-" ? "stdin" : options.file}: the record's id ${JSON.stringify(fromFile.id)} differs from the argument ${JSON.stringify(id)}`);
+      }
+      const record = { ...fromFile, id };
+      const paths = options.paths ? options.paths.split(",").map((path) => path.trim()).filter((path) => path !== "") : [];
       await withClient(cmd, async (client) => printJson(await client.containers.update(record, paths)));
     });
 

@@ -13,7 +13,7 @@ export function contentCommand(): Command {
     .description("record a blob that a node agent has written, with optional labels")
     .argument("<digest>")
     .requiredOption("--size <bytes>", "blob size in bytes")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .option("--lease <id>", "add the blob to this lease")
     .action(async (digest: string, labels: string[], options: { size: string; lease?: string }, cmd: Command) => {
       await withClient(cmd, async (client) => {
@@ -62,9 +62,9 @@ export function contentCommand(): Command {
 
   command
     .command("label")
-    .description("set labels (key=value) and remove them (key=); prints the resulting labels")
+    .description("set labels (key=value, or a bare key for key=true) and remove them (key=); prints the resulting labels")
     .argument("<digest>")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .action(async (digest: string, args: string[], _options: unknown, cmd: Command) => {
       const labels = parseLabelArgs(args);
       const paths = Object.keys(labels).map((key) => `labels.${key}`);

@@ -5,7 +5,9 @@
  */
 import { Command } from "commander";
 import type { DeliveredEvent, SubscribeOptions } from "../client/events.js";
+import { NOTIFICATION_TOPICS } from "../domain/decision.js";
 import { InvalidArgument } from "../domain/errors.js";
+import { rfc3339Problem } from "../domain/time.js";
 import { globals, parseCount, withClient } from "./common.js";
 
 interface EventsOptions {
@@ -25,15 +27,23 @@ function printEvent(event: DeliveredEvent, json: boolean): void {
 }
 
 function parseTime(text: string): Date {
-  const time = new Date(text);
-  if (Number.isNaN(time.getTime())) throw new InvalidArgument(`--from-time ${text}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z`);
-  return time;
+  const problem = rfc3339Problem(text);
+  if (problem !== undefined) throw new InvalidArgument(`--from-time ${text}: expected an RFC 3339 time such as 2024-05-01T12:00:00Z (${problem})`);
+  return new Date(text);
 }
 
-/** A topic is `/` followed by `/`-separated components, like `/containers/create`. */
+const KNOWN_TOPICS: ReadonlySet<string> = new Set(NOTIFICATION_TOPICS);
+
+/**
+ * A topic is `/` followed by `/`-separated components, like `/containers/create`.
+ * One that ctrmeta never publishes gets a warning, since it would match nothing.
+ */
 function checkTopic(topic: string): string {
   if (!/^(\/[A-Za-z0-9][A-Za-z0-9._-]*)+$/.test(topic)) {
     throw new InvalidArgument(`--topic ${topic}: expected a topic such as /containers/create`);
+  }
+  if (!KNOWN_TOPICS.has(topic)) {
+    process.stderr.write(`ctrmeta: warning: --topic ${topic} is not a topic ctrmeta publishes, so it matches no event; known topics: ${NOTIFICATION_TOPICS.join(" ")}\n`);
   }
   return topic;
 }

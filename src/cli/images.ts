@@ -103,9 +103,9 @@ export function imagesCommand(): Command {
 
   command
     .command("label")
-    .description("set labels (key=value) and remove them (key=); prints the resulting labels")
+    .description("set labels (key=value, or a bare key for key=true) and remove them (key=); prints the resulting labels")
     .argument("<name>")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .option("-r, --replace-all", "replace all labels with the given ones")
     .action(async (name: string, args: string[], options: { replaceAll?: boolean }, cmd: Command) => {
       const labels = parseLabelArgs(args);

@@ -28,7 +28,7 @@ export function leasesCommand(): Command {
   command
     .command("create")
     .description("create a lease and print its id")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .option("--id <id>", "lease id; generated when absent")
     .option("-x, --expires <duration>", `set ${GC_EXPIRE_LABEL} this far in the future unless a label sets it, e.g. 1h30m; 0: never expires`, "24h")
     .action(async (args: string[], options: { id?: string; expires: string }, cmd: Command) => {

@@ -12,7 +12,7 @@ export function namespacesCommand(): Command {
     .alias("c")
     .description("create a namespace with optional labels")
     .argument("<name>")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .action(async (name: string, labels: string[], _options: unknown, cmd: Command) => {
       await withClient(cmd, async (client) => {
         await client.namespaces.create({ name, labels: parseLabelArgs(labels) });
@@ -54,9 +54,9 @@ export function namespacesCommand(): Command {
 
   command
     .command("label")
-    .description("set labels (key=value) and remove them (key=)")
+    .description("set labels (key=value, or a bare key for key=true) and remove them (key=)")
     .argument("<name>")
-    .argument("[labels...]", "key=value pairs")
+    .argument("[labels...]", "key=value pairs (a bare key means key=true)")
     .action(async (name: string, args: string[], _options: unknown, cmd: Command) => {
       // An update without paths would replace every label, so no labels means no request.
       if (args.length === 0) return;

@@ -27,10 +27,10 @@ export function statusCommand(): Command {
           return;
         }
         const streams = status.streams as Record<string, StreamStatus>;
-        printTable([["STREAM", "MESSAGES", "BYTES", "LAST SEQ", "REPLICAS"], ...Object.entries(streams).map(([name, s]) => [name, String(s.messages), String(s.bytes), String(s.lastSeq), String(s.replicas)])]);
+        printTable([["STREAM", "MESSAGES", "BYTES", "LAST_SEQ", "REPLICAS"], ...Object.entries(streams).map(([name, s]) => [name, String(s.messages), String(s.bytes), String(s.lastSeq), String(s.replicas)])]);
         process.stdout.write("\n");
         const instances = status.instances as InstanceStatus[];
-        printTable([["INSTANCE", "LEADER", "VIEW SEQ", "LAG EVENTS", "LAG SECONDS"], ...instances.map((i) => [i.name, i.leader ? "yes" : "", String(i.view.seq), String(i.view.lagEvents), i.view.lagSeconds.toFixed(3)])]);
+        printTable([["INSTANCE", "LEADER", "VIEW_SEQ", "LAG_EVENTS", "LAG_SECONDS"], ...instances.map((i) => [i.name, i.leader ? "yes" : "", String(i.view.seq), String(i.view.lagEvents), i.view.lagSeconds.toFixed(3)])]);
         const gc = status.gc as { state?: string; collections?: number; lastAt?: string; error?: string };
         process.stdout.write(`\ngc: ${gc.error ?? `${gc.state}, ${gc.collections} collections, last at ${gc.lastAt ?? "never"}`}\n`);
       });

@@ -21,7 +21,7 @@ import {
   type ConsumerMessages,
   type JetStreamClient,
 } from "@nats-io/jetstream";
-import { FailedPrecondition, InvalidArgument } from "../domain/errors.js";
+import { FailedPrecondition, InvalidArgument, Unavailable } from "../domain/errors.js";
 import type { NotificationEnvelope } from "../events/notifier.js";
 import type { Client } from "./client.js";
 
@@ -48,6 +48,29 @@ export interface DeliveredEvent extends NotificationEnvelope {
 
 const encoderless = new TextDecoder();
 
+const SUBSCRIBE_OPTIONS = new Set(["from", "namespace", "topics", "durable", "signal"]);
+
+/** Reject options a caller may have misspelt (such as `fromSeq`) instead of silently starting now. */
+function checkSubscribeOptions(options: SubscribeOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!SUBSCRIBE_OPTIONS.has(key)) {
+      throw new InvalidArgument(`subscribe option ${JSON.stringify(key)} is unknown: expected one of ${[...SUBSCRIBE_OPTIONS].join(", ")}`);
+    }
+  }
+  const from: unknown = options.from;
+  const validFrom =
+    from === undefined ||
+    from === "now" ||
+    from === "start" ||
+    (typeof from === "object" && from !== null && ("seq" in from || "time" in from));
+  if (!validFrom) {
+    throw new InvalidArgument(`subscribe option from ${JSON.stringify(from)}: expected "now", "start", { seq: N } or { time: T }`);
+  }
+  if (options.topics !== undefined && (!Array.isArray(options.topics) || options.topics.some((topic) => typeof topic !== "string"))) {
+    throw new InvalidArgument(`subscribe option topics ${JSON.stringify(options.topics)}: expected an array of topics such as "/containers/create"`);
+  }
+}
+
 export class EventsClient {
   constructor(private readonly client: Client) {}
 
@@ -57,6 +80,7 @@ export class EventsClient {
    * stopped or the process died is delivered again on resume.
    */
   async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<DeliveredEvent> {
+    checkSubscribeOptions(options);
     const { layout, nc } = this.client;
     const topics = options.topics ?? [];
     const single = topics.length === 1 ? topics[0] : undefined;
@@ -91,6 +115,13 @@ export class EventsClient {
         const envelope = JSON.parse(encoderless.decode(message.data)) as NotificationEnvelope;
         if (wanted && !wanted.has(envelope.topic)) continue;
         yield { ...envelope, seq: message.seq, sourceSeq: Number(message.headers?.get("Ctrmeta-Source-Seq") ?? 0) };
+      }
+      // Only `signal` ends the iteration on purpose (a loop that breaks out never
+      // gets here). Any other end, such as a connection that could not be restored,
+      // must not look like a normal end to the caller.
+      if (!options.signal?.aborted) {
+        const reason = nc.isClosed() ? "the connection to NATS is closed" : "the server stopped delivering";
+        throw new Unavailable(`notification subscription ended: ${reason}`);
       }
     } finally {
       // The last event is not acknowledged: the loop stopped while handling it, or

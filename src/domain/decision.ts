@@ -34,10 +34,30 @@ export interface Decision<R> {
   errorAfterApply?: MetadataError;
 }
 
+/** Every topic ctrmeta publishes notifications on, as containerd names them. */
+export const NOTIFICATION_TOPICS = [
+  "/containers/create",
+  "/containers/update",
+  "/containers/delete",
+  "/images/create",
+  "/images/update",
+  "/images/delete",
+  "/namespaces/create",
+  "/namespaces/update",
+  "/namespaces/delete",
+  "/content/delete",
+  "/snapshot/prepare",
+  "/snapshot/commit",
+  "/snapshot/remove",
+  "/leases/delete",
+] as const;
+
+export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
+
 /** A containerd event to publish on a topic, payload fields in lowerCamelCase. */
 export interface Notification {
   /** containerd topic, e.g. `/containers/create`. */
-  topic: string;
+  topic: NotificationTopic;
   /**
    * Full protobuf name of the payload, e.g. `containerd.events.ContainerCreate`;
    * containerd declares image events in `containerd.services.images.v1`.

@@ -22,15 +22,30 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * Check the ranges of the fields as Go's time.Parse does: `Date.parse` would roll
- * February 30 over into March and accept hour 24, where Go rejects both.
+ * February 30 over into March and accept hour 24, where Go rejects both. Returns
+ * the first field out of range, or undefined when all are in range.
  */
-function fieldsInRange(date: string, clock: string, zone: string): boolean {
+function fieldOutOfRange(date: string, clock: string, zone: string): string | undefined {
   const [year, month, day] = date.split("-").map(Number) as [number, number, number];
   const [hour, minute, second] = clock.split(":").map(Number) as [number, number, number];
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return false;
-  if (hour > 23 || minute > 59 || second > 59) return false;
-  if (zone.length === 6 && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59)) return false;
-  return true;
+  if (month < 1 || month > 12) return `month ${month} is out of range`;
+  if (day < 1 || day > daysInMonth(year, month)) return `day ${day} is out of range for ${date.slice(0, 7)}`;
+  if (hour > 23) return `hour ${hour} is out of range`;
+  if (minute > 59) return `minute ${minute} is out of range`;
+  if (second > 59) return `second ${second} is out of range`;
+  if (zone.length === 6 && (Number(zone.slice(1, 3)) > 23 || Number(zone.slice(4, 6)) > 59)) return `time zone offset ${zone} is out of range`;
+  return undefined;
+}
+
+/**
+ * Return the reason `value` is not an RFC 3339 time (not in its form, or a field
+ * out of range), or undefined when it is one.
+ */
+export function rfc3339Problem(value: string): string | undefined {
+  const match = RFC3339.exec(value);
+  if (!match) return "not in the form 2006-01-02T15:04:05Z (a fraction and an offset such as +02:00 are optional)";
+  const [, date, clock, , zone] = match;
+  return fieldOutOfRange(date!, clock!, zone!);
 }
 
 /** Parse RFC 3339 (with optional fraction and any offset) into nanoseconds, or undefined. */
@@ -38,7 +53,7 @@ export function parseRfc3339(value: string): bigint | undefined {
   const match = RFC3339.exec(value);
   if (!match) return undefined;
   const [, date, clock, fraction = "", zone] = match;
-  if (!fieldsInRange(date!, clock!, zone!)) return undefined;
+  if (fieldOutOfRange(date!, clock!, zone!) !== undefined) return undefined;
   const offset = zone === "Z" || zone === "z" ? "Z" : zone;
   const millis = Date.parse(`${date}T${clock}${offset}`);
   if (Number.isNaN(millis)) return undefined;

@@ -6,7 +6,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { ObjectStore } from "@nats-io/obj";
 import { InvalidArgument } from "../domain/errors.js";
-import { parseRfc3339 } from "../domain/time.js";
+import { parseRfc3339, rfc3339Problem } from "../domain/time.js";
 import type { Layout } from "../nats/subjects.js";
 import { Projection } from "./projection.js";
 import { readSnapshot } from "./snapshot.js";
@@ -32,7 +32,10 @@ export class AsOfViews {
       if (seq > last) throw new InvalidArgument(`at ${at}: the log ends at ${last}`);
       return seq;
     }
-    if (parseRfc3339(at) === undefined) throw new InvalidArgument(`at ${JSON.stringify(at)}: expected a log sequence or an RFC 3339 time`);
+    if (parseRfc3339(at) === undefined) {
+      const problem = rfc3339Problem(at) ?? "not a time JavaScript can represent";
+      throw new InvalidArgument(`at ${JSON.stringify(at)}: expected a log sequence or an RFC 3339 time (${problem})`);
+    }
     return this.seqAtTime(new Date(at));
   }
 

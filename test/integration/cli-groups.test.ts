@@ -30,6 +30,7 @@ interface CliResult {
 interface RunningCli {
   child: ChildProcessWithoutNullStreams;
   output(): string;
+  errors(): string;
   done: Promise<CliResult>;
 }
 
@@ -42,7 +43,7 @@ function startCli(args: string[], options: { input?: string; env?: NodeJS.Proces
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const done = new Promise<CliResult>((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
   child.stdin.end(options.input ?? "");
-  return { child, output: () => stdout, done };
+  return { child, output: () => stdout, errors: () => stderr, done };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -495,6 +496,12 @@ describe("ctrmeta CLI groups", () => {
     assert.ok(status.collections >= 3, `collections ${status.collections}`);
     assert.ok(status.lastStats.marked >= 3);
 
+    // Every column header is one word, so a script can split the table on spaces.
+    const table = (await ok(["status"])).split("\n");
+    const header = (line: string) => line.trim().split(/\s+/);
+    assert.deepEqual(header(table.find((line) => line.startsWith("STREAM"))!), ["STREAM", "MESSAGES", "BYTES", "LAST_SEQ", "REPLICAS"]);
+    assert.deepEqual(header(table.find((line) => line.startsWith("INSTANCE"))!), ["INSTANCE", "LEADER", "VIEW_SEQ", "LAG_EVENTS", "LAG_SECONDS"]);
+
     const badKind = await ctrmeta([...ns, "gc", "explain", "bogus", "x"]);
     assert.equal(badKind.code, 1);
     assert.equal(badKind.stderr, "ctrmeta: kind bogus: expected content, snapshot, lease, image or container: invalid argument\n");
@@ -529,7 +536,18 @@ describe("ctrmeta CLI groups", () => {
 
     const badTime = await ctrmeta([...ns, "events", "--from-time", "yesterday"]);
     assert.equal(badTime.code, 1);
-    assert.equal(badTime.stderr, "ctrmeta: --from-time yesterday: expected an RFC 3339 time such as 2024-05-01T12:00:00Z: invalid argument\n");
+    assert.match(badTime.stderr, /^ctrmeta: --from-time yesterday: expected an RFC 3339 time such as 2024-05-01T12:00:00Z \(not in the form/);
+    const noSuchDay = await ctrmeta([...ns, "events", "--from-time", "2026-02-30T00:00:00Z"]);
+    assert.equal(noSuchDay.code, 1);
+    assert.match(noSuchDay.stderr, /\(day 30 is out of range for 2026-02\): invalid argument\n$/);
+
+    // A topic nothing is published on is a likely typo: warned about, then followed.
+    const unknownTopic = startCli(["--server", stack.nats.url, ...ns, "events", "--topic", "/containers/bogus", "--from-seq", "1"]);
+    await waitFor(() => unknownTopic.errors().includes("warning"), 10_000, "the warning");
+    unknownTopic.child.kill("SIGTERM");
+    const unknownResult = await unknownTopic.done;
+    assert.equal(unknownResult.stdout, "");
+    assert.match(unknownResult.stderr, /^ctrmeta: warning: --topic \/containers\/bogus is not a topic ctrmeta publishes, so it matches no event; known topics: \/containers\/create /);
   });
 
   it("events live topic until SIGINT", async () => {

@@ -273,7 +273,11 @@ describe("ctrmeta CLI history, --at and projections", () => {
 
     const badTime = await ctrmeta(["c", "info", "web", "--at", "yesterday"]);
     assert.equal(badTime.code, 1);
-    assert.match(badTime.stderr, /^ctrmeta: at "yesterday": expected a log sequence or an RFC 3339 time/);
+    assert.match(badTime.stderr, /^ctrmeta: at "yesterday": expected a log sequence or an RFC 3339 time \(not in the form 2006-01-02T15:04:05Z/);
+
+    const noSuchDay = await ctrmeta(["c", "ls", "--at", "2026-02-30T00:00:00Z"]);
+    assert.equal(noSuchDay.code, 1);
+    assert.match(noSuchDay.stderr, /^ctrmeta: at "2026-02-30T00:00:00Z": expected a log sequence or an RFC 3339 time \(day 30 is out of range for 2026-02\)/);
 
     const empty = await ctrmeta(["c", "ls", "--at", ""]);
     assert.equal(empty.code, 1);

@@ -59,6 +59,16 @@ describe("ctrmeta CLI", () => {
     assert.equal(update.code, 0, update.stderr);
     assert.equal((JSON.parse(update.stdout) as { image: string }).image, "nginx:1.27");
 
+    // Paths may have spaces after the commas; a record naming another id is rejected.
+    const spaced = await ctrmeta([...server, "c", "update", "web-1", "--file", "-", "--paths", "labels.x, image"], JSON.stringify({ image: "nginx:1.28", labels: { x: "y" } }));
+    assert.equal(spaced.code, 0, spaced.stderr);
+    assert.equal((JSON.parse(spaced.stdout) as { image: string }).image, "nginx:1.28");
+    const otherId = await ctrmeta([...server, "c", "update", "web-1", "--file", "-", "--paths", "labels.x"], JSON.stringify({ id: "web-2", labels: { x: "z" } }));
+    assert.equal(otherId.code, 1);
+    assert.equal(otherId.stderr, 'ctrmeta: stdin: the record\'s id "web-2" differs from the argument "web-1": invalid argument\n');
+    const unchanged = JSON.parse((await ctrmeta([...server, "c", "info", "web-1"])).stdout) as { labels: Record<string, string> };
+    assert.equal(unchanged.labels.x, "y");
+
     assert.equal((await ctrmeta([...server, "c", "rm", "web-1"])).code, 0);
     assert.equal((await ctrmeta([...server, "c", "ls", "-q"])).stdout, "");
   });

@@ -93,4 +93,42 @@ describe("event subscriptions", () => {
     assert.equal((error as { kind?: string }).kind, "FailedPrecondition");
     assert.match((error as Error).message, /no longer retained \(requested 1\): start at \d+ or later/);
   });
+
+  it("misspelt options are rejected", async () => {
+    const misspelt = { fromSeq: 1 } as unknown as Parameters<typeof stack.client.events.subscribe>[0];
+    const unknown = await stack.client.events.subscribe(misspelt).next().catch((e: Error) => e);
+    assert.equal((unknown as { kind?: string }).kind, "InvalidArgument");
+    assert.match((unknown as Error).message, /"fromSeq" is unknown: expected one of from, namespace, topics, durable, signal/);
+
+    const badStart = { from: 1 } as unknown as Parameters<typeof stack.client.events.subscribe>[0];
+    const start = await stack.client.events.subscribe(badStart).next().catch((e: Error) => e);
+    assert.equal((start as { kind?: string }).kind, "InvalidArgument");
+    assert.match((start as Error).message, /from 1: expected "now", "start", \{ seq: N \} or \{ time: T \}/);
+  });
+
+  it("a lost connection ends the loop with an error", async () => {
+    const client = await Client.connect({ servers: stack.nats.url });
+    const iterator = client.events.subscribe({ from: "start" });
+    assert.equal((await iterator.next()).done, false);
+    await client.nc.close();
+    const error = await (async () => {
+      for (;;) {
+        const step = await iterator.next();
+        if (step.done) return undefined;
+      }
+    })().catch((e: Error) => e);
+    assert.equal((error as { kind?: string } | undefined)?.kind, "Unavailable", String(error));
+    assert.match((error as Error).message, /notification subscription ended: the connection to NATS is closed/);
+  });
+
+  it("an abort ends the loop without an error", async () => {
+    const aborter = new AbortController();
+    const seen: number[] = [];
+    for await (const event of stack.client.events.subscribe({ from: "start", signal: aborter.signal })) {
+      seen.push(event.seq);
+      aborter.abort();
+    }
+    // The loop ended without throwing; messages already received may still come.
+    assert.ok(seen.length >= 1);
+  });
 });

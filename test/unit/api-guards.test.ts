@@ -11,7 +11,7 @@ import type { Command, CommandOutcome } from "../../src/commands/handler.js";
 import type { Decision } from "../../src/domain/decision.js";
 import { InvalidArgument, type MetadataError } from "../../src/domain/errors.js";
 import { emptyState } from "../../src/domain/state.js";
-import { parseRfc3339, SystemClock } from "../../src/domain/time.js";
+import { parseRfc3339, rfc3339Problem, SystemClock } from "../../src/domain/time.js";
 import { encodeEnvelope, ENVELOPE_VERSION, packValue } from "../../src/events/codec.js";
 import type { MetadataEvent } from "../../src/events/types.js";
 import { EVENT_VERSIONS } from "../../src/events/upcast.js";
@@ -113,6 +113,17 @@ describe("RFC 3339 fields", () => {
     for (const text of ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-04-31T00:00:00Z", "2024-13-01T00:00:00Z", "2024-00-10T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T10:60:00Z", "2024-01-01T10:00:60Z", "2024-01-01T10:00:00+24:00"]) {
       assert.equal(parseRfc3339(text), undefined, text);
     }
+  });
+
+  it("names the field out of range", () => {
+    assert.equal(rfc3339Problem("2024-02-30T00:00:00Z"), "day 30 is out of range for 2024-02");
+    assert.equal(rfc3339Problem("2024-13-01T00:00:00Z"), "month 13 is out of range");
+    assert.equal(rfc3339Problem("2024-01-01T24:00:00Z"), "hour 24 is out of range");
+    assert.equal(rfc3339Problem("2024-01-01T10:60:00Z"), "minute 60 is out of range");
+    assert.equal(rfc3339Problem("2024-01-01T10:00:60Z"), "second 60 is out of range");
+    assert.equal(rfc3339Problem("2024-01-01T10:00:00+24:00"), "time zone offset +24:00 is out of range");
+    assert.match(rfc3339Problem("yesterday")!, /^not in the form 2006-01-02T15:04:05Z/);
+    assert.equal(rfc3339Problem("2024-02-29T23:59:59.5+01:00"), undefined);
   });
 
   it("accepts valid edge values", () => {
