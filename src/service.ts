@@ -100,9 +100,8 @@ async function whileStarting<T>(log: Logger, step: string, action: () => Promise
   }
 }
 
-/** Load the latest view snapshot into an empty view, if there is a usable one. */
 /**
- * Restore the view from the latest snapshot unless it is ahead of the log, or
+ * Load the latest view snapshot into an empty view, unless it is ahead of the log, or
  * beyond `notifiedThrough`: the view must then apply the events after that
  * sequence itself, so that their notifications are published.
  */
