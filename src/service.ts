@@ -339,6 +339,7 @@ export async function runInstance(options: InstanceOptions, stop: Promise<unknow
       { seq: diverged.seq, subject: diverged.subject },
       "the log changed under the view: starting the instance again to rebuild its view from the log",
     );
+    await instance.snapshots.discard();
     await instance.close();
     instance = await Instance.start({ ...options, useSnapshot: false });
   }

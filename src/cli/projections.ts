@@ -161,7 +161,8 @@ export function projectionsCommand(): Command {
         const { nc, layout } = client;
         const { store, name } = await openSnapshotStore(nc, layout);
         const info = await store.info(SNAPSHOT_OBJECT);
-        if (info === null) throw new Error(`no view snapshot in object store ${name}: run \`ctrmeta projections rebuild\` to write one`);
+        // A removed object keeps its name with `deleted` set (the view removes a snapshot the log changed under).
+        if (info === null || info.deleted) throw new Error(`no view snapshot in object store ${name}: run \`ctrmeta projections rebuild\` to write one`);
         const logLastSeq = (await (await jetstreamManager(nc)).streams.info(layout.logStream)).state.last_seq;
         const summary = summarizeSnapshot(name, info, logLastSeq);
         if (options.json) {

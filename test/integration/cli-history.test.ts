@@ -363,6 +363,13 @@ describe("ctrmeta CLI history, --at and projections", () => {
     const text = await ok(["projections", "snapshot-info"]);
     assert.match(text, new RegExp(`^seq: +${seq}$`, "m"));
     assert.match(text, /^written at: +\d{4}-\d\d-\d\dT/m);
+
+    // A removed snapshot (as after a divergence) keeps its name, marked deleted.
+    await store.delete(SNAPSHOT_OBJECT);
+    const removed = await ctrmeta(["projections", "snapshot-info"]);
+    assert.equal(removed.code, 1);
+    assert.match(removed.stderr, /^ctrmeta: no view snapshot in object store ctrmeta-projections/);
+    await ok(["projections", "rebuild"]);
   });
 
   it("projections rebuild progress on a terminal", { skip: process.platform !== "linux" && "needs script(1) from util-linux" }, async () => {

@@ -8,6 +8,8 @@ import { Client } from "../../src/client/client.js";
 import { encodeEnvelope, ENVELOPE_VERSION, type Envelope } from "../../src/events/codec.js";
 import { EVENT_VERSIONS } from "../../src/events/upcast.js";
 import { EventStore } from "../../src/nats/event-store.js";
+import { applyObjectStore, loadDefinition, type ObjectStoreDefinition } from "../../src/nats/streams.js";
+import { readSnapshot, writeSnapshot } from "../../src/projections/snapshot.js";
 import { Layout } from "../../src/nats/subjects.js";
 import { runInstance, type Instance } from "../../src/service.js";
 import { container, quietLogger, startInstance, startStack, startTestServer, type Stack } from "../helpers/nats.js";
@@ -192,8 +194,12 @@ describe("runInstance after the log changed", () => {
       const layout = new Layout();
       const jsm = await jetstreamManager(nc);
       const seq = (await jsm.streams.info(layout.logStream)).state.last_seq + 1;
-      // The view applies an event the log then does not have at that sequence.
+      // The view applies an event the log then does not have at that sequence, and
+      // (as the elected instance would) writes a snapshot that holds it.
       first.projection.apply(seq, layout.aggregateSubject("default", { kind: "container", key: "phantom" }), encodeEnvelope(createdEnvelope("phantom", "req-phantom")));
+      const store = await applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout));
+      await writeSnapshot(store, first.projection);
+      assert.equal((await readSnapshot(store))?.seq, seq);
       await new EventStore(jetstream(nc), jsm, layout).append({
         subject: layout.aggregateSubject("default", { kind: "container", key: "real" }),
         envelope: createdEnvelope("real", "req-real"),
@@ -207,6 +213,11 @@ describe("runInstance after the log changed", () => {
       assert.equal(containers.has("real"), true);
       assert.equal(containers.has("phantom"), false);
       assert.equal(second.projection.divergences, 0);
+      // No instance may start from the snapshot of the diverged view, and that view
+      // writes no other.
+      assert.equal(await readSnapshot(store), undefined, "the diverged view's snapshot is removed");
+      await first.snapshots.write();
+      assert.equal(await readSnapshot(store), undefined, "a diverged view writes no snapshot");
     } finally {
       stop();
       await running;
