@@ -110,7 +110,7 @@ export function instanceOverrides(): WorkerInstanceOptions {
 }
 
 /** Client options from BENCH_CLIENT, a JSON object such as `{"readYourWrites":false}`. */
-function clientOverrides(): Partial<ClientOptions> {
+export function clientOverrides(): Partial<ClientOptions> {
   return optionsFromEnvironment("BENCH_CLIENT") as Partial<ClientOptions>;
 }
 

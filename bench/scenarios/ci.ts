@@ -1,9 +1,11 @@
 /**
  * The CI check: short runs of the scenarios, failing only when a ratio falls
- * below its floor. Floors are generous (about half the target, or twice it for
- * "at most" targets) because CI machines are shared and small; absolute times are
- * never checked. Where ctrmeta misses even half of a target today, the floor sits
- * just under what docs/benchmarks.md records, so a regression still fails.
+ * below its floor. Floors are generous because CI machines are shared and small;
+ * absolute times are never checked. Where ctrmeta misses even half of a target
+ * today, the floor sits just under what docs/benchmarks.md records, so a
+ * regression still fails. A scenario with a ratio past its floor runs once more,
+ * and only the second run counts: one round of a short run can land on a burst of
+ * load from the test file that runs beside it.
  */
 import type { BenchOptions } from "../lib/options.js";
 import { printTable, type Report, type Row } from "../lib/report.js";
@@ -45,11 +47,22 @@ export function checkFloors(reports: Report[]): FloorCheck[] {
 }
 
 /** Run the short scenarios; returns the reports, and prints the table and each floor check. */
-export async function runCiScenarios(): Promise<{ reports: Report[]; checks: FloorCheck[] }> {
+export type Scenario = (options: BenchOptions) => Promise<Report>;
+
+/** The scenarios CI runs: every one but cluster, which needs more than a small machine. */
+export const CI_SCENARIOS: readonly Scenario[] = [createConcurrent, createSerial, getSerial, listFiltered, rebuild, memory, snapshotStart, gcImpact];
+
+export async function runCiScenarios(scenarios: readonly Scenario[] = CI_SCENARIOS): Promise<{ reports: Report[]; checks: FloorCheck[] }> {
   const options: BenchOptions = { rounds: 1, quick: true };
   const reports: Report[] = [];
-  for (const scenario of [createConcurrent, createSerial, getSerial, listFiltered, rebuild, memory, snapshotStart, gcImpact]) {
-    reports.push(await scenario(options));
+  for (const scenario of scenarios) reports.push(await scenario(options));
+
+  for (const [index, report] of reports.entries()) {
+    const failed = checkFloors([report]).filter((check) => !check.passed);
+    if (failed.length === 0) continue;
+    const ratios = failed.map((check) => `${check.row.measure}: ${check.row.ratio.toFixed(2)}`).join("; ");
+    console.log(`${report.scenario}: past its floor in the first run (${ratios}); running it once more`);
+    reports[index] = await scenarios[index]!(options);
   }
   printTable(reports);
   const checks = checkFloors(reports);

@@ -8,12 +8,12 @@
 import { randomUUID } from "node:crypto";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { CONTENT_TYPE_HEADER, JSON_TYPE } from "../../src/api/codec.js";
-import { NAMESPACE_HEADER, REQUEST_ID_HEADER } from "../../src/api/service.js";
+import { MIN_REVISION_HEADER, NAMESPACE_HEADER, REQUEST_ID_HEADER, REVISION_HEADER } from "../../src/api/service.js";
 import { containerBody, type ContainerBody } from "../lib/fixture.js";
 import { median, runLoad, type LoadResult } from "../lib/measure.js";
 import type { BenchOptions } from "../lib/options.js";
 import { Report } from "../lib/report.js";
-import { NAMESPACE, Rig } from "../lib/rig.js";
+import { clientOverrides, NAMESPACE, Rig } from "../lib/rig.js";
 import { rawEcho } from "../lib/raw.js";
 
 const CONCURRENCY = 64;
@@ -125,19 +125,26 @@ export async function getSerial(options: BenchOptions): Promise<Report> {
     await rig.raw.setEchoReply(new TextEncoder().encode(JSON.stringify({ container: record })));
     if (rig.containerd) await rig.containerdCreate(0, containerBody(id));
     const series: Series = { raw: [], ctrmeta: [], containerd: [] };
-    // The same request as the client's Get, but the reply is not decoded. The
-    // difference to the Get row is the client's own work on the reply.
+    // The same request as the client's Get, with the same headers (the minimum
+    // revision too, unless the clients run without read-your-writes), but the reply
+    // is not decoded. The difference to the Get row is the client's own work on it.
     const undecoded: LoadResult[] = [];
     const client = rig.client(0);
     const getSubject = client.layout.apiSubject(NAMESPACE, "containers", "get");
     const getBody = new TextEncoder().encode(JSON.stringify({ id }));
+    let minRevision: string | undefined;
     const undecodedGet = async () => {
       const headers = natsHeaders();
       headers.set(CONTENT_TYPE_HEADER, JSON_TYPE);
       headers.set(REQUEST_ID_HEADER, randomUUID());
       headers.set(NAMESPACE_HEADER, NAMESPACE);
-      await rig.nc(0).request(getSubject, getBody, { headers, timeout: 30_000 });
+      if (minRevision !== undefined) headers.set(MIN_REVISION_HEADER, minRevision);
+      return rig.nc(0).request(getSubject, getBody, { headers, timeout: 30_000 });
     };
+    if (clientOverrides().readYourWrites !== false) {
+      minRevision = (await undecodedGet()).headers?.get(REVISION_HEADER) || undefined;
+      if (minRevision === undefined) throw new Error("the Get reply carries no revision header");
+    }
     const warmup = Math.floor(count / 10);
     for (let round = 1; round <= options.rounds; round++) {
       series.raw.push(await runLoad({ concurrency: 1, count, warmup, operation: () => rawEcho(rig.nc(0), { id }) }));
