@@ -2,8 +2,8 @@
  * Three ctrmeta instances (`--instances` sets how many) on a 3-node nats-server
  * cluster with replicated (R3) streams, loaded with 64 concurrent CreateContainer requests spread over the
  * nodes, against raw pipelined publishing of the same bodies to an R3 stream. It
- * also measures the raw command ceiling on the same cluster: as many raw command
- * services as instances, loaded by 64 concurrent requests, which shows how much of
+ * also measures the raw command ceiling on the same cluster, with as many raw
+ * command services as instances and 64 concurrent requests. That shows how much of
  * the gap the shape of a command (request, publish with expected sequence, reply)
  * explains.
  */

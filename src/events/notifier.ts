@@ -105,9 +105,9 @@ export class Notifier {
   }
 
   /**
-   * The position of the stream's last message, whose message id gives the index.
-   * A message without such an id (one published by hand, say) counts as the last
-   * of its event.
+   * Read the position of the stream's last message, whose message id gives the
+   * index. A message without such an id (one published by hand, say) counts as the
+   * last of its event.
    */
   private async lastPublished(): Promise<NotificationPosition> {
     const info = await this.jsm.streams.info(this.layout.topicStream);

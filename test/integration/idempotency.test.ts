@@ -195,7 +195,7 @@ describe("runInstance after the log changed", () => {
       const jsm = await jetstreamManager(nc);
       const seq = (await jsm.streams.info(layout.logStream)).state.last_seq + 1;
       // The view applies an event the log then does not have at that sequence, and
-      // (as the elected instance would) writes a snapshot that holds it.
+      // (as the elected instance would) writes a snapshot that contains it.
       first.projection.apply(seq, layout.aggregateSubject("default", { kind: "container", key: "phantom" }), encodeEnvelope(createdEnvelope("phantom", "req-phantom")));
       const store = await applyObjectStore(nc, loadDefinition<ObjectStoreDefinition>("projections.json", layout));
       await writeSnapshot(store, first.projection);

@@ -32,7 +32,7 @@ describe("notifier resuming inside an event", () => {
     await stack?.close();
   });
 
-  it("publishes the rest of the event and repeats nothing", async () => {
+  it("resumes inside an event", async () => {
     const { client, instance } = stack;
     const layers = [digestOf("resume-layer-0"), digestOf("resume-layer-1")];
     const manifest = digestOf("resume-manifest");
@@ -97,7 +97,7 @@ describe("notifier resuming inside an event", () => {
     for (const digest of removed) assert.ok([manifest, ...layers].includes(digest as string), String(digest));
   });
 
-  it("reads a position only from a `<seq>-<index>` id", () => {
+  it("position from message ids", () => {
     assert.deepEqual(parseNotificationId("12-0"), { seq: 12, index: 0 });
     assert.deepEqual(parseNotificationId("7-301"), { seq: 7, index: 301 });
     for (const id of [undefined, "", "12", "0-1", "12-01", "a-1", "12-1-2", " 12-1", "99999999999999999999-1"]) {

@@ -94,7 +94,7 @@ describe("event subscriptions", () => {
     assert.match((error as Error).message, /no longer retained \(requested 1\): start at \d+ or later/);
   });
 
-  it("misspelt options are rejected", async () => {
+  it("misspelt options rejected", async () => {
     const misspelt = { fromSeq: 1 } as unknown as Parameters<typeof stack.client.events.subscribe>[0];
     const unknown = await stack.client.events.subscribe(misspelt).next().catch((e: Error) => e);
     assert.equal((unknown as { kind?: string }).kind, "InvalidArgument");
@@ -106,7 +106,7 @@ describe("event subscriptions", () => {
     assert.match((start as Error).message, /from 1: expected "now", "start", \{ seq: N \} or \{ time: T \}/);
   });
 
-  it("a lost connection ends the loop with an error", async () => {
+  it("lost connection throws Unavailable", async () => {
     const client = await Client.connect({ servers: stack.nats.url });
     const iterator = client.events.subscribe({ from: "start" });
     assert.equal((await iterator.next()).done, false);
@@ -121,7 +121,7 @@ describe("event subscriptions", () => {
     assert.match((error as Error).message, /notification subscription ended: the connection to NATS is closed/);
   });
 
-  it("an abort ends the loop without an error", async () => {
+  it("abort ends without error", async () => {
     const aborter = new AbortController();
     const seen: number[] = [];
     for await (const event of stack.client.events.subscribe({ from: "start", signal: aborter.signal })) {

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { runCiScenarios, type Scenario } from "../../bench/scenarios/ci.js";
 import { Report } from "../../bench/lib/report.js";
 
-/** A create-serial scenario that reports the given p50 ratios, one per run. */
+/** Make a create-serial scenario that reports the given p50 ratios, one per run. */
 function serialScenario(ratios: number[]): { scenario: Scenario; runs: () => number } {
   let runs = 0;
   const scenario: Scenario = async () => {
