@@ -45,6 +45,8 @@ export class SnapshotWriter {
   /** Write one snapshot now, unless the view has diverged from the log. */
   async write(): Promise<void> {
     if (this.projection.divergences > 0) {
+      // Wait another `everyEvents` before the next attempt, rather than warning on every event.
+      this.lastSeq = this.projection.seq;
       this.log.warn({ divergences: this.projection.divergences }, "not writing a view snapshot: the log changed under this view");
       return;
     }
