@@ -57,7 +57,7 @@ export interface NotificationPosition {
   index: number;
 }
 
-/** Read the position from a `<seq>-<index>` message id; undefined for any other id. */
+/** Return the position in a `<seq>-<index>` message id, or undefined for any other id. */
 export function parseNotificationId(id: string | undefined): NotificationPosition | undefined {
   const match = /^([1-9][0-9]*)-(0|[1-9][0-9]*)$/.exec(id ?? "");
   if (!match) return undefined;
@@ -121,7 +121,7 @@ export class Notifier {
 
   private enqueue(applied: AppliedEvent): void {
     if (applied.seq < this.published.seq || applied.verdict.rejected || !applied.envelope) return;
-    // Of the event the stream ended in, only the notifications after the last one published.
+    // In the event the stream ended in, publish only the notifications after the last one published.
     const first = applied.seq === this.published.seq ? this.published.index + 1 : 0;
     const { envelope, verdict } = applied;
     for (let index = first; index < verdict.notifications.length; index++) {

@@ -2,7 +2,7 @@
  * Writes a snapshot of the view after every `everyEvents` applied events, on the
  * elected instance only, one at a time. A view the log changed under (see
  * `Projection.divergences`) writes none, and can remove the snapshot in the store,
- * which may hold the same wrong state.
+ * which may contain the same wrong state.
  */
 import type { ObjectStore } from "@nats-io/obj";
 import type { Projection } from "./projection.js";
@@ -69,7 +69,7 @@ export class SnapshotWriter {
   async discard(): Promise<void> {
     try {
       await this.store.delete(SNAPSHOT_OBJECT);
-      this.log.warn({ object: SNAPSHOT_OBJECT }, "removed the view snapshot, which may hold events the log no longer has");
+      this.log.warn({ object: SNAPSHOT_OBJECT }, "removed the view snapshot, which may contain events the log no longer has");
     } catch (error) {
       this.log.error({ err: error, object: SNAPSHOT_OBJECT }, "removing the view snapshot failed");
     }
